@@ -1,0 +1,133 @@
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
+
+use ndarray::{LinalgScalar, ScalarOperand};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The float element types a [`Tensor`](crate::Tensor) can hold: `f32` and `f64`.
+///
+/// Besides arithmetic it carries the type's GEMM entry point so that matrix products can be
+/// generic without runtime type checks.
+pub trait Float:
+    num_traits::Float
+    + num_traits::FromPrimitive
+    + LinalgScalar
+    + ScalarOperand
+    + Send
+    + Sync
+    + Debug
+    + Display
+    + Default
+    + Serialize
+    + DeserializeOwned
+    + Sum
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+    + 'static
+{
+    /// The type's name, "f32" or "f64".
+    const NAME: &'static str;
+
+    /// Converts from `f64` (rounding to nearest for `f32`).
+    fn of(v: f64) -> Self;
+
+    /// Converts to `f64` exactly.
+    fn f64(self) -> f64;
+
+    /// `C = alpha * A * B + beta * C` on strided row/column data (see `matrixmultiply::sgemm`).
+    ///
+    /// # Safety
+    /// The pointers and strides must describe valid, non-overlapping (for `c`) memory regions
+    /// of the given dimensions.
+    #[allow(unsafe_code, clippy::too_many_arguments)]
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: Self,
+        a: *const Self,
+        rsa: isize,
+        csa: isize,
+        b: *const Self,
+        rsb: isize,
+        csb: isize,
+        beta: Self,
+        c: *mut Self,
+        rsc: isize,
+        csc: isize,
+    );
+}
+
+impl Float for f32 {
+    const NAME: &'static str = "f32";
+    #[inline]
+    fn of(v: f64) -> Self {
+        v as f32
+    }
+    #[inline]
+    fn f64(self) -> f64 {
+        self as f64
+    }
+    #[allow(unsafe_code)]
+    #[inline]
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f32,
+        a: *const f32,
+        rsa: isize,
+        csa: isize,
+        b: *const f32,
+        rsb: isize,
+        csb: isize,
+        beta: f32,
+        c: *mut f32,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded contract, see the trait method.
+        unsafe {
+            matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+}
+
+impl Float for f64 {
+    const NAME: &'static str = "f64";
+    #[inline]
+    fn of(v: f64) -> Self {
+        v
+    }
+    #[inline]
+    fn f64(self) -> f64 {
+        self
+    }
+    #[allow(unsafe_code)]
+    #[inline]
+    unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        rsa: isize,
+        csa: isize,
+        b: *const f64,
+        rsb: isize,
+        csb: isize,
+        beta: f64,
+        c: *mut f64,
+        rsc: isize,
+        csc: isize,
+    ) {
+        // SAFETY: forwarded contract, see the trait method.
+        unsafe {
+            matrixmultiply::dgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
+        }
+    }
+}
