@@ -192,7 +192,19 @@ impl<T: Float> Var<T> {
             "softmax_cross_entropy",
             losses,
             &[self],
-            move |g, _| Ok(vec![Some(grad.mul(&g.reshape([n, 1])?)?)]),
+            move |g, _| {
+                // Scale each row of the fused gradient by its upstream value, in place.
+                let mut grad = grad;
+                let upstream = g.to_vec();
+                let classes = if n == 0 { 0 } else { grad.len() / n };
+                if classes > 0 {
+                    let data = grad.make_contiguous_mut();
+                    for (row, &s) in data.chunks_mut(classes).zip(&upstream) {
+                        row.iter_mut().for_each(|v| *v *= s);
+                    }
+                }
+                Ok(vec![Some(grad)])
+            },
         ))
     }
 }
