@@ -196,7 +196,7 @@ impl<T: Float> Var<T> {
                 // Scale each row of the fused gradient by its upstream value, in place.
                 let mut grad = grad;
                 let upstream = g.to_vec();
-                let classes = if n == 0 { 0 } else { grad.len() / n };
+                let classes = grad.len().checked_div(n).unwrap_or(0);
                 if classes > 0 {
                     let data = grad.make_contiguous_mut();
                     for (row, &s) in data.chunks_mut(classes).zip(&upstream) {
