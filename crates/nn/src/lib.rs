@@ -1,27 +1,70 @@
 //! # nn
 //!
-//! A deep-learning library with the feel of Keras, fast on the CPU.
-//!
-//! This facade re-exports the stack's crates:
-//! [`tensor`] (n-d tensors and fused kernels) and [`autograd`] (reverse-mode autodiff and the
-//! gradient checker). Most programs need only the [`prelude`].
+//! A deep-learning library with the feel of Keras, fast on the CPU: define a model in a few
+//! lines, `compile`, `fit`, `evaluate`, `predict`, `save`, `load`.
 //!
 //! ```
 //! use nn::prelude::*;
 //!
-//! let w = Var::param(Tensor::<f64>::from_f64s(&[0.5, -0.25], [2, 1])?);
-//! let x = Var::constant(Tensor::<f64>::from_f64s(&[1.0, 2.0], [1, 2])?);
-//! let y = x.matmul(&w)?.sigmoid()?.sum_all()?;
-//! let grads = y.backward()?;
-//! assert_eq!(grads.get(&w).map(|g| g.shape().to_vec()), Some(vec![2, 1]));
-//! # Ok::<(), nn::autograd::AutogradError>(())
+//! nn::set_random_seed(42);
+//! let data = nn::datasets::iris()?.data;
+//! let mut model = Sequential::new()
+//!     .add(Input::new([4]))
+//!     .add(Dense::new(16).activation("relu"))
+//!     .add(Dense::new(3)) // logits
+//!     .build()?;
+//! let loss = nn::losses::SparseCategoricalCrossentropy::new().from_logits(true);
+//! model.compile("adam", loss, ["accuracy"])?;
+//! let history = model.fit(&data, FitConfig::new().epochs(2).batch_size(16).verbose(0))?;
+//! assert_eq!(history.get("loss").map(|l| l.len()), Some(2));
+//! # Ok::<(), nn::Error>(())
 //! ```
+//!
+//! The crates of the stack are re-exported: [`tensor`], [`autograd`], [`layers`],
+//! [`losses`], [`optimizers`], [`data`].
+
+mod callbacks;
+mod error;
+mod functional;
+mod graph;
+mod io;
+mod model;
+mod seed;
+mod sequential;
+mod train;
 
 pub use nn_autograd as autograd;
+pub use nn_data as data;
+pub use nn_layers as layers;
+pub use nn_losses as losses;
+pub use nn_optim as optimizers;
 pub use nn_tensor as tensor;
+
+pub use callbacks::{
+    CSVLogger, Callback, EarlyStopping, LearningRateScheduler, Mode, ModelCheckpoint, ProgressBar,
+    ReduceLROnPlateau, TerminateOnNaN,
+};
+pub use error::{Error, Result};
+pub use functional::{Functional, Input, SharedLayer, SymInputs, SymTensor};
+pub use io::FORMAT_VERSION;
+pub use model::Model;
+pub use seed::{random_seed, set_random_seed};
+pub use sequential::{InputSpec, Sequential, SequentialItem};
+pub use train::{FitConfig, History, IntoLoss, IntoMetric, IntoOptimizer, Logs};
+
+/// Built-in datasets (compiled in) and Fashion-MNIST from its Debian package.
+pub mod datasets {
+    pub use nn_data::{breast_cancer, digits, fashion_mnist, iris, wine, BuiltinDataset};
+}
 
 /// The names most programs use.
 pub mod prelude {
+    pub use crate::{
+        Callback, EarlyStopping, FitConfig, Functional, History, Input, Model, ModelCheckpoint,
+        ReduceLROnPlateau, Sequential, SharedLayer,
+    };
     pub use nn_autograd::{gradcheck, no_grad, Gradients, Var};
+    pub use nn_data::{DataLoader, Dataset, TensorDataset};
+    pub use nn_layers::{Activation, Dense, Initializer, Layer, Regularizer};
     pub use nn_tensor::{Float, Padding, Tensor};
 }
