@@ -25,7 +25,10 @@ fn main() -> nn::Result<()> {
     )?;
     model.summary();
 
-    let history = model.fit(&train, FitConfig::new().epochs(40).batch_size(32).verbose(2))?;
+    let history = model.fit(
+        &train,
+        FitConfig::new().epochs(40).batch_size(32).verbose(2),
+    )?;
     let scores = model.evaluate(&test)?;
     println!(
         "train_loss={:.4} test_loss={:.4}",
