@@ -5,6 +5,7 @@ use nn_tensor::random::Rng;
 use nn_tensor::Float;
 use serde::{Deserialize, Serialize};
 
+use crate::activation::bias_activation;
 use crate::layer::{shape_error, single_input, single_shape};
 use crate::{
     Activation, ActivationArg, ForwardCtx, Initializer, Layer, LayerError, Param, Regularizer,
@@ -240,18 +241,27 @@ impl<T: Float> Layer<T> for Dense<T> {
         } else {
             x.reshape([rows, in_dim])?
         };
-        let mut y = x2.matmul(&kernel.var())?;
-        if let Some(b) = &self.bias {
-            y = y.add(&b.var())?;
-        }
-        let y = self.activation.apply(&y)?;
+        // One GEMM node, then bias + activation fused into one node and one pass. Softmax
+        // and log-softmax normalise along an axis of the real output shape, so they run
+        // after the rows are unfolded.
+        let z = x2.matmul(&kernel.var())?;
+        let bias = self.bias.as_ref().map(|b| b.var());
+        let along_axis = matches!(
+            self.activation,
+            Activation::Softmax { .. } | Activation::LogSoftmax { .. }
+        );
         let y = if shape.len() == 2 {
-            y
+            bias_activation(&z, bias.as_ref(), self.activation)?
         } else {
             let mut out = shape.clone();
             let last = out.len() - 1;
             out[last] = self.units;
-            y.reshape(out)?
+            if along_axis {
+                self.activation
+                    .apply(&bias_activation(&z, bias.as_ref(), Activation::Linear)?.reshape(out)?)?
+            } else {
+                bias_activation(&z, bias.as_ref(), self.activation)?.reshape(out)?
+            }
         };
         if let Some(r) = self.activity_regularizer {
             ctx.add_loss(r.penalty(&y)?);

@@ -11,6 +11,7 @@
 
 mod activation;
 mod conv;
+mod core;
 mod dense;
 mod dropout;
 mod embedding;
@@ -26,8 +27,10 @@ mod regularizer;
 mod saved;
 pub mod testing;
 
+pub use crate::core::{ActivationLayer, Flatten, LeakyReLU, PReLU, Reshape, Softmax, ELU};
 pub use activation::{
-    activation, Activation, ActivationArg, ACTIVATION_NAMES, SELU_ALPHA, SELU_SCALE,
+    activation, bias_activation, Activation, ActivationArg, ACTIVATION_NAMES, SELU_ALPHA,
+    SELU_SCALE,
 };
 pub use conv::{Conv1D, Conv2D};
 pub use dense::Dense;

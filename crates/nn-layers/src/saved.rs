@@ -30,6 +30,13 @@ macro_rules! saved_layers {
 
 saved_layers! {
     Dense => crate::Dense<T>,
+    Activation => crate::ActivationLayer<T>,
+    Softmax => crate::Softmax<T>,
+    PReLU => crate::PReLU<T>,
+    LeakyReLU => crate::LeakyReLU<T>,
+    ELU => crate::ELU<T>,
+    Flatten => crate::Flatten<T>,
+    Reshape => crate::Reshape<T>,
     Conv2D => crate::Conv2D<T>,
     Conv1D => crate::Conv1D<T>,
     MaxPooling2D => crate::MaxPooling2D<T>,

@@ -65,6 +65,10 @@ pub mod prelude {
     };
     pub use nn_autograd::{gradcheck, no_grad, Gradients, Var};
     pub use nn_data::{DataLoader, Dataset, TensorDataset};
-    pub use nn_layers::{Activation, Dense, Initializer, Layer, Regularizer};
+    pub use nn_layers::{
+        Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate,
+        Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D, Initializer,
+        Layer, LayerNormalization, MaxPooling2D, Regularizer, Reshape, Softmax, GRU, LSTM,
+    };
     pub use nn_tensor::{Float, Padding, Tensor};
 }

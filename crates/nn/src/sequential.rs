@@ -80,7 +80,14 @@ sequential_layers!(
     Concatenate,
     SimpleRNN,
     LSTM,
-    GRU
+    GRU,
+    ActivationLayer,
+    Softmax,
+    PReLU,
+    LeakyReLU,
+    ELU,
+    Flatten,
+    Reshape
 );
 
 /// A linear stack of layers. Only the first item needs to know the input shape (an
