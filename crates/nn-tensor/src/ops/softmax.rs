@@ -745,14 +745,40 @@ impl<T: Float> Tensor<T> {
         labels: &[usize],
         grad_scale: T,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
-        const OP: &str = "softmax_cross_entropy_fwd_bwd";
+        let (n, c) = check_ce("softmax_cross_entropy_fwd_bwd", self, labels)?;
+        let mut losses = vec![T::zero(); n];
+        let mut grad = vec![T::zero(); n * c];
+        self.softmax_cross_entropy_fwd_bwd_into(labels, grad_scale, &mut losses, &mut grad)?;
+        Ok((
+            Tensor::from_vec(losses, [n])?,
+            Tensor::from_vec(grad, [n, c])?,
+        ))
+    }
+
+    /// [`softmax_cross_entropy_fwd_bwd`](Self::softmax_cross_entropy_fwd_bwd) into buffers
+    /// the caller owns: `losses` (`N` values) and `grad` (`N·C` values, row-major), so a
+    /// training loop reuses one gradient buffer across steps instead of faulting in fresh
+    /// pages every call. Every element of both buffers is overwritten.
+    pub fn softmax_cross_entropy_fwd_bwd_into(
+        &self,
+        labels: &[usize],
+        grad_scale: T,
+        losses: &mut [T],
+        grad: &mut [T],
+    ) -> Result<()> {
+        const OP: &str = "softmax_cross_entropy_fwd_bwd_into";
         let (n, c) = check_ce(OP, self, labels)?;
+        if losses.len() != n || grad.len() != n * c {
+            return Err(TensorError::ShapeMismatch {
+                op: OP,
+                lhs: vec![n, c],
+                rhs: vec![losses.len(), grad.len()],
+            });
+        }
         let rows = Rows::new(self, 1);
         let x = &*rows.data;
         let scale = grad_scale.f64();
-        let mut losses = vec![T::zero(); n];
-        let mut grad = vec![T::zero(); n * c];
-        for_row_chunks(n, c, &mut losses, 1, &mut grad, c, |r0, k, l, g| {
+        for_row_chunks(n, c, losses, 1, grad, c, |r0, k, l, g| {
             let mut refs = vec![T::zero(); c.div_ceil(BLOCK)];
             for (i, d) in l.iter_mut().enumerate().take(k) {
                 let r = r0 + i;
@@ -773,10 +799,7 @@ impl<T: Float> Tensor<T> {
                 gr[label] = T::of((p - 1.0) * scale);
             }
         });
-        Ok((
-            Tensor::from_vec(losses, [n])?,
-            Tensor::from_vec(grad, [n, c])?,
-        ))
+        Ok(())
     }
 }
 
@@ -1238,6 +1261,31 @@ mod tests {
         assert_eq!(a.5, b.5);
         let c = run(3);
         assert_eq!(a.3 .1, c.3 .1);
+    }
+
+    #[test]
+    fn ce_fwd_bwd_into_reuses_dirty_buffers_and_checks_lengths() {
+        let x = Tensor::<f32>::rand_normal([9, 700], 0.0, 3.0, 11);
+        let labels: Vec<usize> = (0..9).map(|i| (i * 131) % 700).collect();
+        let (l, g) = x.softmax_cross_entropy_fwd_bwd(&labels, 0.25).unwrap();
+        // Buffers holding garbage from an earlier step are fully overwritten.
+        let mut losses = vec![f32::NAN; 9];
+        let mut grad = vec![7.0f32; 9 * 700];
+        for _ in 0..2 {
+            x.softmax_cross_entropy_fwd_bwd_into(&labels, 0.25, &mut losses, &mut grad)
+                .unwrap();
+            assert_eq!(losses, l.to_vec());
+            assert_eq!(grad, g.to_vec());
+        }
+        let err = x
+            .softmax_cross_entropy_fwd_bwd_into(&labels, 1.0, &mut losses, &mut grad[1..])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("softmax_cross_entropy_fwd_bwd_into"), "{err}");
+        assert!(err.contains("[9, 700]") && err.contains("6299"), "{err}");
+        assert!(x
+            .softmax_cross_entropy_fwd_bwd_into(&labels[1..], 1.0, &mut losses, &mut grad)
+            .is_err());
     }
 
     /// Central finite differences of `loss` at `x` (f64).
