@@ -38,3 +38,7 @@ pub use ops::DIFFERENTIABLE_OPS;
 pub use var::{BackwardFn, Var, VarId};
 
 pub use nn_tensor::{Float, Tensor, TensorError};
+
+/// The crate's guide (`docs/guide/nn-autograd.md`), with examples that run as doctests.
+#[doc = include_str!("../../../docs/guide/nn-autograd.md")]
+pub mod guide {}

@@ -81,3 +81,7 @@ pub(crate) mod test_util {
         dir
     }
 }
+
+/// The crate's guide (`docs/guide/nn-data.md`), with examples that run as doctests.
+#[doc = include_str!("../../../docs/guide/nn-data.md")]
+pub mod guide {}

@@ -50,3 +50,7 @@ pub use pool::{
 pub use recurrent::{SimpleRNN, GRU, LSTM};
 pub use regularizer::Regularizer;
 pub use saved::SavedLayer;
+
+/// The crate's guide (`docs/guide/nn-layers.md`), with examples that run as doctests.
+#[doc = include_str!("../../../docs/guide/nn-layers.md")]
+pub mod guide {}

@@ -71,3 +71,7 @@ pub use metrics::{metric_from_name, Metric};
 pub use regression::{
     CosineSimilarity, Huber, KLDivergence, MeanAbsoluteError, MeanSquaredError, Poisson,
 };
+
+/// The crate's guide (`docs/guide/nn-losses.md`), with examples that run as doctests.
+#[doc = include_str!("../../../docs/guide/nn-losses.md")]
+pub mod guide {}

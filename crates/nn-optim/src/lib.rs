@@ -57,3 +57,7 @@ pub use rules::rmsprop::{RmsProp, RmsPropConfig};
 pub use rules::sgd::{Sgd, SgdConfig};
 pub use saved::{optimizer_from_name, SavedOptimizer, OPTIMIZER_NAMES};
 pub use schedule::LearningRateSchedule;
+
+/// The crate's guide (`docs/guide/nn-optim.md`), with examples that run as doctests.
+#[doc = include_str!("../../../docs/guide/nn-optim.md")]
+pub mod guide {}

@@ -35,3 +35,7 @@ pub use ops::conv::{Conv2dGeometry, Padding};
 pub use ops::pool::MaxPoolOutput;
 pub use shape::{broadcast_shapes, normalize_axis};
 pub use tensor::Tensor;
+
+/// The crate's guide (`docs/guide/nn-tensor.md`), with examples that run as doctests.
+#[doc = include_str!("../../../docs/guide/nn-tensor.md")]
+pub mod guide {}

@@ -72,3 +72,7 @@ pub mod prelude {
     };
     pub use nn_tensor::{Float, Padding, Tensor};
 }
+
+/// The crate's guide (`docs/guide/nn.md`), with examples that run as doctests.
+#[doc = include_str!("../../../docs/guide/nn.md")]
+pub mod guide {}
