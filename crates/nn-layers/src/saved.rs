@@ -28,6 +28,8 @@ macro_rules! saved_layers {
     };
 }
 
+// The variant order is part of the model file format (bincode stores the index): add new
+// layers at the end only. `crates/nn/tests/format_v1.rs` loads a committed file.
 saved_layers! {
     Dense => crate::Dense<T>,
     Activation => crate::ActivationLayer<T>,

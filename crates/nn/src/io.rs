@@ -53,6 +53,8 @@ struct SavedTraining {
     optimizer: SavedOptimizer,
     loss: SavedLoss,
     metrics: Vec<(String, String)>,
+    /// The model's random stream (Dropout masks, shuffling), so training resumes exactly.
+    rng: nn_tensor::random::RngState,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -260,6 +262,7 @@ impl<T: Float> Model<T> {
                 .iter()
                 .map(|(display, m)| (display.clone(), m.name().to_string()))
                 .collect(),
+            rng: self.rng.state(),
         });
         let saved = SavedModel {
             name: self.name.clone(),
@@ -292,6 +295,7 @@ impl<T: Float> Model<T> {
                 loss,
                 metrics,
             });
+            model.rng = nn_tensor::random::Rng::from_state(&t.rng);
         }
         // The stored shapes must agree with the layers' weights: a file that decodes but does
         // not describe a consistent model is refused here rather than failing later.
