@@ -69,6 +69,43 @@ pub enum DataError {
         /// How to get it.
         hint: String,
     },
+    /// A text corpus holds no words at all.
+    #[error("{source_name}: the corpus is empty (no words found)")]
+    EmptyCorpus {
+        /// The file, or `<string>` for in-memory text.
+        source_name: String,
+    },
+    /// Every word of a corpus occurs fewer than `min_count` times.
+    #[error(
+        "the vocabulary is empty: none of the {distinct} distinct words occurs at least \
+         min_count = {min_count} times (most frequent: {max_count} times)"
+    )]
+    EmptyVocabulary {
+        /// The threshold that was applied.
+        min_count: u64,
+        /// How many distinct words the corpus has.
+        distinct: usize,
+        /// The count of the most frequent word.
+        max_count: u64,
+    },
+    /// A text file is not valid UTF-8.
+    #[error("{}: at byte {offset}: invalid UTF-8 in a word", path.display())]
+    Utf8 {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the start of the offending word.
+        offset: u64,
+    },
+    /// A word-vectors file (word2vec text format) could not be parsed.
+    #[error("{}:{line}: {message}", path.display())]
+    Vectors {
+        /// The file (`<string>` for in-memory text).
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong, quoting the offending text.
+        message: String,
+    },
     /// A tensor operation failed.
     #[error(transparent)]
     Tensor(#[from] TensorError),

@@ -16,6 +16,8 @@
 //! - Embedded real data: [`iris`], [`digits`], [`wine`], [`breast_cancer`]; installed data:
 //!   [`fashion_mnist()`] (Debian package `dataset-fashion-mnist`).
 //! - Synthetic problems: [`xor`], [`spirals`], [`blobs`].
+//! - Text for word-level models ([`text`]): tokenizer, vocabulary, subsampling, skip-gram
+//!   and CBOW windows, word2vec vector files.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -48,6 +50,7 @@ pub mod fashion_mnist;
 pub mod idx;
 pub mod loader;
 pub mod synthetic;
+pub mod text;
 
 pub use builtin::{breast_cancer, digits, iris, wine, BuiltinDataset};
 pub use csv::{parse_csv_str, read_csv, CsvOptions, CsvTable};

@@ -26,6 +26,7 @@ mod float;
 pub mod ops;
 pub mod parallel;
 pub mod random;
+pub mod sampling;
 mod shape;
 mod tensor;
 

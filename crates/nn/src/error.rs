@@ -60,6 +60,22 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// A word is not in an embedding's vocabulary.
+    #[error("word `{word}` is not in the vocabulary")]
+    UnknownWord {
+        /// The word looked up.
+        word: String,
+    },
+    /// A text file (evaluation data) does not parse.
+    #[error("{}:{line}: {message}", path.display())]
+    TextFile {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
     /// A model file is not valid.
     #[error("{path}: {message} (at byte {offset})")]
     Format {

@@ -32,6 +32,7 @@ mod model;
 mod seed;
 mod sequential;
 mod train;
+pub mod word2vec;
 
 pub use nn_autograd as autograd;
 pub use nn_data as data;
