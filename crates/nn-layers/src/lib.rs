@@ -17,6 +17,7 @@ mod dropout;
 mod embedding;
 mod error;
 pub mod init;
+pub mod large_vocab;
 mod layer;
 mod merge;
 mod norm;
@@ -25,6 +26,7 @@ mod pool;
 mod recurrent;
 mod regularizer;
 mod saved;
+mod slice;
 pub mod testing;
 
 pub use crate::core::{ActivationLayer, Flatten, LeakyReLU, PReLU, Reshape, Softmax, ELU};
@@ -38,6 +40,10 @@ pub use dropout::{AlphaDropout, Dropout};
 pub use embedding::Embedding;
 pub use error::{LayerError, Result};
 pub use init::Initializer;
+pub use large_vocab::{
+    HierarchicalSoftmax, NegativeSampling, NoiseContrastiveEstimation, NoiseDistribution,
+    SampledSoftmax,
+};
 pub use layer::{shape_error, single_input, single_shape, ForwardCtx, Layer, LayerExt, Shape};
 pub use merge::{Add, Concatenate};
 pub use nn_tensor::Padding;
@@ -50,6 +56,7 @@ pub use pool::{
 pub use recurrent::{SimpleRNN, GRU, LSTM};
 pub use regularizer::Regularizer;
 pub use saved::SavedLayer;
+pub use slice::Slice;
 
 /// The crate's guide (`docs/guide/nn-layers.md`), with examples that run as doctests.
 #[doc = include_str!("../../../docs/guide/nn-layers.md")]

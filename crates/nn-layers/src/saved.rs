@@ -57,4 +57,9 @@ saved_layers! {
     SimpleRNN => crate::SimpleRNN<T>,
     LSTM => crate::LSTM<T>,
     GRU => crate::GRU<T>,
+    Slice => crate::Slice<T>,
+    HierarchicalSoftmax => crate::HierarchicalSoftmax<T>,
+    NegativeSampling => crate::NegativeSampling<T>,
+    NoiseContrastiveEstimation => crate::NoiseContrastiveEstimation<T>,
+    SampledSoftmax => crate::SampledSoftmax<T>,
 }

@@ -30,6 +30,7 @@
 //! | [`Poisson`] | `poisson` | counts |
 //! | [`NegativeLogLikelihood`] | `negative_log_likelihood` (`nll`) | integer labels |
 //! | [`CosineSimilarity`] | `cosine_similarity` | vectors |
+//! | [`LossFromOutput`] | `loss_from_output` | ignored (the output is the loss) |
 //!
 //! Integer labels are floats holding integers (`[batch]` or `[batch, 1]` for
 //! `[batch, classes]` predictions); a label outside `0..classes` is an error, never a panic.
@@ -57,6 +58,7 @@ mod hinge;
 mod kernel;
 mod loss;
 pub mod metrics;
+mod output;
 mod regression;
 
 pub use crossentropy::{
@@ -68,6 +70,7 @@ pub use hinge::{CategoricalHinge, Hinge, MulticlassHinge, SquaredHinge};
 pub use kernel::EPSILON;
 pub use loss::{loss_from_name, reduce, Loss, Reduction, SavedLoss, LOSS_NAMES};
 pub use metrics::{metric_from_name, Metric};
+pub use output::LossFromOutput;
 pub use regression::{
     CosineSimilarity, Huber, KLDivergence, MeanAbsoluteError, MeanSquaredError, Poisson,
 };

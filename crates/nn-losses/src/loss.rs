@@ -215,6 +215,7 @@ saved_losses! {
     Poisson,
     NegativeLogLikelihood,
     CosineSimilarity,
+    LossFromOutput,
 }
 
 /// Every name [`loss_from_name`] accepts.
@@ -260,6 +261,8 @@ pub const LOSS_NAMES: &[&str] = &[
     "nll_loss",
     "cosine_similarity",
     "CosineSimilarity",
+    "loss_from_output",
+    "LossFromOutput",
 ];
 
 /// A built-in loss with its Keras defaults, by Keras name, class name or alias
@@ -303,6 +306,7 @@ pub fn loss_from_name<T: Float>(name: &str) -> Result<Box<dyn Loss<T>>> {
             Box::new(NegativeLogLikelihood::new())
         }
         "cosine_similarity" | "CosineSimilarity" => Box::new(CosineSimilarity::new()),
+        "loss_from_output" | "LossFromOutput" => Box::new(LossFromOutput::new()),
         _ => {
             return Err(LossError::UnknownName {
                 kind: "loss",

@@ -2,7 +2,7 @@ use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{AddAssign, DivAssign, MulAssign, SubAssign};
 
-use ndarray::{LinalgScalar, ScalarOperand};
+use ndarray::{ArrayView2, LinalgScalar, ScalarOperand};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -60,6 +60,22 @@ pub trait Float:
         rsc: isize,
         csc: isize,
     );
+
+    /// Runs `C ← alpha·A·B + beta·C` (`C` a row-major `m × n` slice, shapes already checked,
+    /// `m, n, k > 0`) with the crate's own packed kernel if this type has one in this build,
+    /// using at most `max_blocks` parallel row blocks; returns `false` without touching `c`
+    /// otherwise.
+    #[doc(hidden)]
+    fn packed_gemm(
+        _alpha: Self,
+        _a: &ArrayView2<'_, Self>,
+        _b: &ArrayView2<'_, Self>,
+        _beta: Self,
+        _c: &mut [Self],
+        _max_blocks: usize,
+    ) -> bool {
+        false
+    }
 }
 
 impl Float for f32 {
@@ -94,6 +110,21 @@ impl Float for f32 {
         unsafe {
             matrixmultiply::sgemm(m, k, n, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc)
         }
+    }
+
+    fn packed_gemm(
+        alpha: f32,
+        a: &ArrayView2<'_, f32>,
+        b: &ArrayView2<'_, f32>,
+        beta: f32,
+        c: &mut [f32],
+        max_blocks: usize,
+    ) -> bool {
+        if !crate::ops::packed_gemm::available() {
+            return false;
+        }
+        crate::ops::packed_gemm::sgemm(alpha, a, b, beta, c, max_blocks);
+        true
     }
 }
 

@@ -68,8 +68,10 @@ pub mod prelude {
     pub use nn_data::{DataLoader, Dataset, TensorDataset};
     pub use nn_layers::{
         Activation, ActivationLayer, Add, AveragePooling2D, BatchNormalization, Concatenate,
-        Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D, Initializer,
-        Layer, LayerNormalization, MaxPooling2D, Regularizer, Reshape, Softmax, GRU, LSTM,
+        Conv1D, Conv2D, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling2D,
+        HierarchicalSoftmax, Initializer, Layer, LayerNormalization, MaxPooling2D,
+        NegativeSampling, NoiseContrastiveEstimation, Regularizer, Reshape, SampledSoftmax, Slice,
+        Softmax, GRU, LSTM,
     };
     pub use nn_tensor::{Float, Padding, Tensor};
 }

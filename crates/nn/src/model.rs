@@ -261,29 +261,70 @@ impl<T: Float> Model<T> {
 
     /// [`Model::predict`] with a chosen batch size.
     pub fn predict_batched(&self, x: &Tensor<T>, batch_size: usize) -> Result<Tensor<T>> {
+        self.predict_inputs_batched(&[x], batch_size)
+    }
+
+    /// Predictions for a single-output model with one or several inputs (Keras'
+    /// `predict([x1, x2])`), one tensor per model input in the order of `Model::new`,
+    /// computed in batches of 256 in parallel.
+    pub fn predict_inputs(&self, inputs: &[&Tensor<T>]) -> Result<Tensor<T>> {
+        self.predict_inputs_batched(inputs, 256)
+    }
+
+    /// [`Model::predict_inputs`] with a chosen batch size.
+    pub fn predict_inputs_batched(
+        &self,
+        inputs: &[&Tensor<T>],
+        batch_size: usize,
+    ) -> Result<Tensor<T>> {
         if self.graph.outputs.len() != 1 {
             return Err(Error::input(
                 "predict",
                 "the model has several outputs: use predict_on_batch",
             ));
         }
-        let n = self.check_inputs("predict", &[x])?;
+        let n = self.check_inputs("predict", inputs)?;
         let batch_size = batch_size.max(1);
         if n <= batch_size {
-            return Ok(self.predict_on_batch(&[x])?.remove(0));
+            return Ok(self.predict_on_batch(inputs)?.remove(0));
         }
         let starts: Vec<usize> = (0..n).step_by(batch_size).collect();
         let parts: Vec<Result<Tensor<T>>> = starts
             .par_iter()
             .map(|&s| {
                 let e = (s + batch_size).min(n);
-                let xb = x.slice_axis(0, s, e)?;
-                Ok(self.predict_on_batch(&[&xb])?.remove(0))
+                let batch = inputs
+                    .iter()
+                    .map(|x| x.slice_axis(0, s, e))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let refs: Vec<&Tensor<T>> = batch.iter().collect();
+                Ok(self.predict_on_batch(&refs)?.remove(0))
             })
             .collect();
         let parts = parts.into_iter().collect::<Result<Vec<_>>>()?;
         let refs: Vec<&Tensor<T>> = parts.iter().collect();
         Ok(Tensor::concat(&refs, 0)?)
+    }
+
+    /// The model's inputs packed side by side into one `[batch, Σ features]` tensor (each
+    /// input flattened), so a multi-input dataset can be batched, shuffled and split as one
+    /// `TensorDataset`; [`InputLayout::unpack`] reverses it.
+    pub(crate) fn pack_inputs(
+        &self,
+        op: &'static str,
+        inputs: &[&Tensor<T>],
+    ) -> Result<(Tensor<T>, InputLayout)> {
+        let n = self.check_inputs(op, inputs)?;
+        let flat = inputs
+            .iter()
+            .map(|x| {
+                let width = x.shape()[1..].iter().product::<usize>();
+                x.contiguous().reshape([n, width])
+            })
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let refs: Vec<&Tensor<T>> = flat.iter().collect();
+        let packed = Tensor::concat(&refs, 1)?;
+        Ok((packed, InputLayout::Packed(self.graph.input_shapes.clone())))
     }
 
     /// Keras' summary table: layer (type), output shape, parameter count, then totals.
@@ -416,6 +457,40 @@ impl<T: Float> Model<T> {
             }
         }
         Ok(())
+    }
+}
+
+/// How the `x` of a dataset maps onto a model's inputs.
+pub(crate) enum InputLayout {
+    /// `x` is the model's only input.
+    Single,
+    /// `x` holds the inputs of these shapes (without the batch axis), each flattened, side by
+    /// side along axis 1 (see [`Model::pack_inputs`]).
+    Packed(Vec<Shape>),
+}
+
+impl InputLayout {
+    /// The model inputs held by `x` (a batch or a whole dataset).
+    pub(crate) fn unpack<T: Float>(&self, x: &Tensor<T>) -> Result<Vec<Tensor<T>>> {
+        let shapes = match self {
+            InputLayout::Single => return Ok(vec![x.clone()]),
+            InputLayout::Packed(shapes) => shapes,
+        };
+        let n = x.shape().first().copied().unwrap_or(0);
+        let mut offset = 0;
+        let mut out = Vec::with_capacity(shapes.len());
+        for shape in shapes {
+            let width = shape.iter().product::<usize>();
+            let mut full = vec![n];
+            full.extend_from_slice(shape);
+            out.push(
+                x.slice_axis(1, offset, offset + width)?
+                    .contiguous()
+                    .reshape(full)?,
+            );
+            offset += width;
+        }
+        Ok(out)
     }
 }
 

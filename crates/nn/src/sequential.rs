@@ -87,7 +87,8 @@ sequential_layers!(
     LeakyReLU,
     ELU,
     Flatten,
-    Reshape
+    Reshape,
+    Slice
 );
 
 /// A linear stack of layers. Only the first item needs to know the input shape (an

@@ -12,6 +12,7 @@ use nn_optim::{Optimizer, ParamUpdate};
 use nn_tensor::{Float, Tensor};
 
 use crate::callbacks::{Callback, ProgressBar};
+use crate::model::InputLayout;
 use crate::{Error, Model, Result};
 
 /// Per-epoch (or per-batch) values by name: `"loss"`, `"accuracy"`, `"val_loss"`, ...
@@ -110,7 +111,8 @@ into_losses!(
     KLDivergence,
     Poisson,
     NegativeLogLikelihood,
-    CosineSimilarity
+    CosineSimilarity,
+    LossFromOutput
 );
 
 macro_rules! into_metrics {
@@ -333,25 +335,37 @@ impl<T: Float> Model<T> {
         y: &Tensor<T>,
         sample_weight: Option<&Tensor<T>>,
     ) -> Result<f64> {
-        self.check_inputs("train_on_batch", &[x])?;
+        self.train_on_batch_inputs(&[x], y, sample_weight)
+    }
+
+    /// [`Model::train_on_batch`] for a model with several inputs: one tensor per model
+    /// input, in the order given to [`Model::new`].
+    pub fn train_on_batch_inputs(
+        &mut self,
+        inputs: &[&Tensor<T>],
+        y: &Tensor<T>,
+        sample_weight: Option<&Tensor<T>>,
+    ) -> Result<f64> {
+        self.check_inputs("train_on_batch", inputs)?;
         if self.compiled.is_none() {
             return Err(Error::NotCompiled("train_on_batch"));
         }
         let mut rng = std::mem::replace(&mut self.rng, nn_tensor::random::Rng::seed(0));
-        let result = self.train_step(x, y, sample_weight, &mut rng);
+        let result = self.train_step(inputs, y, sample_weight, &mut rng);
         self.rng = rng;
         result
     }
 
     fn train_step(
         &mut self,
-        x: &Tensor<T>,
+        inputs: &[&Tensor<T>],
         y: &Tensor<T>,
         sample_weight: Option<&Tensor<T>>,
         rng: &mut nn_tensor::random::Rng,
     ) -> Result<f64> {
         let mut ctx = ForwardCtx::new(true, rng);
-        let out = self.run(&[Var::constant(x.clone())], &mut ctx)?.remove(0);
+        let vars: Vec<Var<T>> = inputs.iter().map(|x| Var::constant((*x).clone())).collect();
+        let out = self.run(&vars, &mut ctx)?.remove(0);
         let compiled = self.compiled.as_mut().ok_or(Error::NotCompiled("fit"))?;
         let mut loss = compiled.loss.compute(y, &out, sample_weight)?;
         for extra in ctx.take_losses() {
@@ -444,14 +458,45 @@ impl<T: Float> Model<T> {
 
 impl Model<f32> {
     /// Trains on `data` (features `x`, targets `y`) as Keras' `fit`.
-    pub fn fit(&mut self, data: &TensorDataset, mut config: FitConfig) -> Result<History> {
+    pub fn fit(&mut self, data: &TensorDataset, config: FitConfig) -> Result<History> {
+        self.check_dataset("fit", data)?;
+        self.fit_layout(data, config, &InputLayout::Single)
+    }
+
+    /// Trains a model with one or several inputs (Keras' `fit([x1, x2], y)`): one tensor per
+    /// model input, in the order given to [`Model::new`], all with the same batch size as `y`.
+    /// `validation_split` works as in [`Model::fit`]; `validation_data` (a single-input
+    /// dataset) is refused.
+    pub fn fit_inputs(
+        &mut self,
+        inputs: &[&Tensor<f32>],
+        y: &Tensor<f32>,
+        config: FitConfig,
+    ) -> Result<History> {
+        if config.validation_data.is_some() {
+            return Err(Error::input(
+                "fit_inputs",
+                "validation_data holds a single input; use validation_split, or \
+                 evaluate_inputs after training",
+            ));
+        }
+        let (packed, layout) = self.pack_inputs("fit", inputs)?;
+        let data = TensorDataset::new(packed, y.clone())?;
+        self.fit_layout(&data, config, &layout)
+    }
+
+    fn fit_layout(
+        &mut self,
+        data: &TensorDataset,
+        mut config: FitConfig,
+        layout: &InputLayout,
+    ) -> Result<History> {
         if self.compiled.is_none() {
             return Err(Error::NotCompiled("fit"));
         }
         if config.batch_size == 0 {
             return Err(Error::input("fit", "batch_size must be positive"));
         }
-        self.check_dataset("fit", data)?;
         let (train, validation) = if config.validation_split > 0.0 {
             let (t, v) = data.split_validation(config.validation_split)?;
             (t, Some(v))
@@ -509,7 +554,10 @@ impl Model<f32> {
                     train_len,
                 )?;
                 let mut rng = std::mem::replace(&mut self.rng, nn_tensor::random::Rng::seed(0));
-                let step = self.train_step(&batch.x, &batch.y, weights.as_ref(), &mut rng);
+                let step = layout.unpack(&batch.x).and_then(|xs| {
+                    let refs: Vec<&Tensor<f32>> = xs.iter().collect();
+                    self.train_step(&refs, &batch.y, weights.as_ref(), &mut rng)
+                });
                 self.rng = rng;
                 let loss = step?;
                 if !loss.is_finite() && config.stop_on_non_finite {
@@ -543,7 +591,7 @@ impl Model<f32> {
                 }
             }
             if let Some(val) = &validation {
-                let scores = self.evaluate_batched(val, config.batch_size)?;
+                let scores = self.evaluate_layout(val, config.batch_size, layout)?;
                 for (k, v) in scores {
                     logs.insert(format!("val_{k}"), v);
                 }
@@ -581,16 +629,35 @@ impl Model<f32> {
 
     /// [`Model::evaluate`] with a chosen batch size.
     pub fn evaluate_batched(&self, data: &TensorDataset, batch_size: usize) -> Result<Logs> {
+        self.check_dataset("evaluate", data)?;
+        self.evaluate_layout(data, batch_size, &InputLayout::Single)
+    }
+
+    /// The loss and every metric for a model with one or several inputs: one tensor per
+    /// model input, in the order given to [`Model::new`], and the targets `y`.
+    pub fn evaluate_inputs(&self, inputs: &[&Tensor<f32>], y: &Tensor<f32>) -> Result<Logs> {
+        let (packed, layout) = self.pack_inputs("evaluate", inputs)?;
+        let data = TensorDataset::new(packed, y.clone())?;
+        self.evaluate_layout(&data, 256, &layout)
+    }
+
+    fn evaluate_layout(
+        &self,
+        data: &TensorDataset,
+        batch_size: usize,
+        layout: &InputLayout,
+    ) -> Result<Logs> {
         let compiled = self
             .compiled
             .as_ref()
             .ok_or(Error::NotCompiled("evaluate"))?;
-        self.check_dataset("evaluate", data)?;
         let n = data.len();
         if n == 0 {
             return Err(Error::input("evaluate", "the dataset is empty"));
         }
-        let pred = self.predict_batched(data.x(), batch_size.max(1))?;
+        let xs = layout.unpack(data.x())?;
+        let refs: Vec<&Tensor<f32>> = xs.iter().collect();
+        let pred = self.predict_inputs_batched(&refs, batch_size.max(1))?;
         let mut metrics: Vec<(String, Box<dyn Metric<f32>>)> = compiled
             .metrics
             .iter()

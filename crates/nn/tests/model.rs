@@ -314,3 +314,109 @@ fn same_seed_gives_bit_identical_training() {
     };
     assert_eq!(run(), run());
 }
+
+/// Iris' four features as two inputs: sepal measurements and petal measurements, shuffled
+/// (the built-in copy is sorted by class, which a validation split would see).
+fn iris_two_inputs() -> (Tensor, Tensor, Tensor) {
+    let mut order: Vec<usize> = (0..150).collect();
+    nn::tensor::random::Rng::seed(1).shuffle(&mut order);
+    let data = iris().subset(&order).unwrap();
+    let x = data.x();
+    (
+        x.slice_axis(1, 0, 2).unwrap().contiguous(),
+        x.slice_axis(1, 2, 4).unwrap().contiguous(),
+        data.y().clone(),
+    )
+}
+
+#[test]
+fn multi_input_data_reaches_each_input_in_its_shape() {
+    let _g = guard();
+    // No weights: the output is the inputs themselves, flattened and concatenated, so any
+    // mix-up in packing or unpacking shows as a non-zero loss.
+    let a = Input::new([2, 2]);
+    let b = Input::new([3]);
+    let flat = nn::layers::Flatten::new().apply(&a).unwrap();
+    let out = nn::layers::Concatenate::new()
+        .apply(&[flat, b.clone()])
+        .unwrap();
+    let mut model = Model::new([a, b], [out]).unwrap();
+    model.compile("sgd", "mse", Vec::<&str>::new()).unwrap();
+    let xa = Tensor::from_vec((0..12).map(|v| v as f32).collect(), [3, 2, 2]).unwrap();
+    let xb = Tensor::from_vec((100..109).map(|v| v as f32).collect(), [3, 3]).unwrap();
+    let expected = Tensor::from_vec(
+        vec![
+            0., 1., 2., 3., 100., 101., 102., //
+            4., 5., 6., 7., 103., 104., 105., //
+            8., 9., 10., 11., 106., 107., 108.,
+        ],
+        [3, 7],
+    )
+    .unwrap();
+    assert_eq!(model.predict_inputs(&[&xa, &xb]).unwrap(), expected);
+    assert_eq!(
+        model.predict_inputs_batched(&[&xa, &xb], 2).unwrap(),
+        expected
+    );
+    let scores = model.evaluate_inputs(&[&xa, &xb], &expected).unwrap();
+    assert_eq!(scores["loss"], 0.0);
+    // Inputs in the wrong order or number are errors naming the shapes.
+    let err = model.predict_inputs(&[&xb, &xa]).unwrap_err().to_string();
+    assert!(err.contains("[3, 3]"), "{err}");
+    let err = model.predict_inputs(&[&xa]).unwrap_err().to_string();
+    assert!(err.contains("2 input(s), 1 given"), "{err}");
+}
+
+#[test]
+fn two_input_model_fits_evaluates_and_round_trips() {
+    let _g = guard();
+    nn::set_random_seed(8);
+    let (sepal, petal, y) = iris_two_inputs();
+    let a = Input::new([2]);
+    let b = Input::new([2]);
+    let ha = Dense::new(8).activation("relu").apply(&a).unwrap();
+    let hb = Dense::new(8).activation("relu").apply(&b).unwrap();
+    let h = nn::layers::Concatenate::new().apply(&[ha, hb]).unwrap();
+    let out = Dense::new(3).apply(&h).unwrap();
+    let mut model = Model::new([a, b], [out]).unwrap();
+    let adam = nn::optimizers::Adam::new().with_learning_rate(0.01);
+    model.compile(adam, logits_ce(), ["accuracy"]).unwrap();
+    let history = model
+        .fit_inputs(
+            &[&sepal, &petal],
+            &y,
+            FitConfig::new()
+                .epochs(60)
+                .batch_size(16)
+                .validation_split(0.2)
+                .verbose(0),
+        )
+        .unwrap();
+    let losses = history.get("loss").unwrap();
+    assert!(losses.last().unwrap() < &(losses[0] * 0.5), "{losses:?}");
+    assert_eq!(history.get("val_loss").map(|v| v.len()), Some(60));
+    let scores = model.evaluate_inputs(&[&sepal, &petal], &y).unwrap();
+    assert!(scores["accuracy"] >= 0.85, "{scores:?} {history:?}");
+    // One step by hand equals what train_on_batch_inputs reports as a loss value.
+    let loss = model
+        .train_on_batch_inputs(&[&sepal, &petal], &y, None)
+        .unwrap();
+    assert!(loss.is_finite());
+    let path = temp_path("two_inputs.nnm");
+    model.save(&path).unwrap();
+    let loaded = Model::load(&path).unwrap();
+    assert_eq!(
+        model.predict_inputs(&[&sepal, &petal]).unwrap(),
+        loaded.predict_inputs(&[&sepal, &petal]).unwrap()
+    );
+    // validation_data is a single-input dataset: refused with a pointer to the alternative.
+    let err = model
+        .fit_inputs(
+            &[&sepal, &petal],
+            &y,
+            FitConfig::new().validation_data(iris()).verbose(0),
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("validation_split"), "{err}");
+}

@@ -1,12 +1,13 @@
-//! Matrix products on [`matrixmultiply`]: `matmul` (2-D, batched, broadcast batch dimensions,
-//! NumPy-style 1-D operands), `matmul_t` (transposes as stride swaps), and `gemm_into`
-//! (accumulate into an existing matrix).
+//! Matrix products: `matmul` (2-D, batched, broadcast batch dimensions, NumPy-style 1-D
+//! operands), `matmul_t` (transposes as stride swaps), and `gemm_into` (accumulate into an
+//! existing matrix). `f32` runs on the crate's packed GEMM (`ops::packed_gemm`), `f64` (and
+//! `f32` in builds without FMA) on [`matrixmultiply`].
 //!
 //! Operands are never copied: their `ndarray` strides (transposed, permuted, sliced, negative)
 //! are handed to the GEMM kernel, which packs panels itself. Large products are split over
-//! contiguous blocks of output rows, one `gemm` call per block on the rayon pool; every output
-//! element is still a single dot product over `K` computed in the kernel's fixed order, so the
-//! result does not depend on the number of threads.
+//! contiguous blocks of output rows on the rayon pool; every output element is still a single
+//! dot product over `K` computed in the kernel's fixed order, so the result does not depend on
+//! the number of threads.
 
 use ndarray::{s, ArrayView2, ArrayViewD, Axis, Ix2, IxDyn};
 use rayon::prelude::*;
@@ -19,7 +20,8 @@ const ROW_ALIGN: usize = 16;
 
 /// `C ← alpha·A·B + beta·C` on one thread, `C` being a row-major `m × n` slice.
 ///
-/// This is the only place of the crate that calls the unsafe GEMM kernel.
+/// This is the only place of the crate that calls the unsafe `matrixmultiply` kernel (`f64`,
+/// and `f32` without FMA).
 #[allow(unsafe_code)]
 fn gemm_serial<T: Float>(
     alpha: T,
@@ -84,8 +86,9 @@ fn gemm_serial<T: Float>(
     Ok(())
 }
 
-/// `C ← alpha·A·B + beta·C` (`C` row-major `m × n`), split over at most `max_blocks`
-/// contiguous row blocks run in parallel when the product is large enough
+/// `C ← alpha·A·B + beta·C` (`C` row-major `m × n`) on the packed `f32` kernel when the type
+/// has one, else on `matrixmultiply`; split over at most `max_blocks` contiguous row blocks run
+/// in parallel when the product is large enough
 /// (`m·k·n ≥` [`parallel::GEMM_PAR_MIN_FLOPS`]). The split never changes the result bits.
 pub(crate) fn gemm_rows<T: Float>(
     alpha: T,
@@ -97,6 +100,13 @@ pub(crate) fn gemm_rows<T: Float>(
 ) -> Result<()> {
     let (m, k) = a.dim();
     let n = b.ncols();
+    if b.nrows() != k || m.checked_mul(n) != Some(c.len()) || m == 0 || n == 0 || k == 0 {
+        // Reports the size error, or handles the empty product.
+        return gemm_serial(alpha, a, b, beta, c);
+    }
+    if T::packed_gemm(alpha, a, b, beta, c, max_blocks) {
+        return Ok(());
+    }
     let flops = m.saturating_mul(k).saturating_mul(n);
     let blocks = max_blocks.min(parallel::threads()).min(m / ROW_ALIGN);
     if n == 0 || m == 0 || blocks < 2 || flops < parallel::GEMM_PAR_MIN_FLOPS {
@@ -136,12 +146,12 @@ fn gemm_batched<T: Float>(
         return c
             .chunks_mut(per)
             .zip(pairs)
-            .try_for_each(|(cb, (a, b))| gemm_serial(T::one(), a, b, T::zero(), cb));
+            .try_for_each(|(cb, (a, b))| gemm_rows(T::one(), a, b, T::zero(), cb, 1));
     }
     if batch >= threads {
         c.par_chunks_mut(per)
             .zip(pairs.par_iter())
-            .try_for_each(|(cb, (a, b))| gemm_serial(T::one(), a, b, T::zero(), cb))
+            .try_for_each(|(cb, (a, b))| gemm_rows(T::one(), a, b, T::zero(), cb, 1))
     } else {
         let blocks = threads.div_ceil(batch);
         c.par_chunks_mut(per)
@@ -657,9 +667,14 @@ mod tests {
         // A batch smaller than the pool: rows are split inside the product.
         let a1 = Tensor::<f32>::randn([1, 150, 129], 26);
         let b1 = Tensor::<f32>::randn([1, 129, 130], 27);
+        // Two K blocks, N not a multiple of the tile width, and a B big enough to be packed
+        // in parallel.
+        let ak = Tensor::<f32>::randn([96, 1100], 28);
+        let bk = Tensor::<f32>::randn([1100, 520], 29);
         let run = || {
             vec![
                 a.matmul(&b).unwrap(),
+                ak.matmul(&bk).unwrap(),
                 a.matmul(&bt).unwrap(),
                 ab.matmul(&bb).unwrap(),
                 ab.matmul(&w).unwrap(),
@@ -726,6 +741,102 @@ mod tests {
         assert!(Tensor::gemm_into(1.0, &a, &a, 0.0, &mut c).is_err());
         let mut v = Tensor::<f64>::zeros([5]);
         assert!(Tensor::gemm_into(1.0, &a, &b, 0.0, &mut v).is_err());
+    }
+
+    /// `t` as a non-contiguous view with the same values: stored transposed, or embedded in a
+    /// bigger tensor with rows reversed and every other column skipped (negative and
+    /// non-unit strides).
+    fn strided_copy<T: Float>(t: &Tensor<T>, kind: usize) -> Tensor<T> {
+        let (r, c) = (t.shape()[0], t.shape()[1]);
+        match kind {
+            0 => t.clone(),
+            1 => transposed(&transposed(t).contiguous()),
+            _ => {
+                let v = t.to_f64_vec();
+                let mut big = vec![f64::NAN; r * 2 * c];
+                for i in 0..r {
+                    for j in 0..c {
+                        big[(r - 1 - i) * 2 * c + 2 * j] = v[i * c + j];
+                    }
+                }
+                let big = Tensor::<T>::from_f64s(&big, [r, 2 * c]).unwrap();
+                Tensor::from_shared(big.array().clone().slice_move(s![..;-1, ..;2]).into_dyn())
+            }
+        }
+    }
+
+    #[test]
+    fn packed_gemm_odd_shapes_and_layouts_f32() {
+        // Edge tiles in M (tile height 6) and N (tile width 16), tiny K, and K above one
+        // packed block (1024) so C is updated twice.
+        let shapes = [
+            (1, 1, 1),
+            (5, 2, 15),
+            (6, 3, 16),
+            (7, 17, 17),
+            (13, 1, 33),
+            (145, 31, 9),
+            (12, 1100, 18),
+            (37, 64, 130),
+        ];
+        for (idx, &(m, k, n)) in shapes.iter().enumerate() {
+            let a = Tensor::<f32>::randn([m, k], 40 + idx as u64);
+            let b = Tensor::<f32>::randn([k, n], 60 + idx as u64);
+            let (want, mag) = naive(&a.to_f64_vec(), &b.to_f64_vec(), m, k, n);
+            let reference = a.matmul(&b).unwrap();
+            check_close(&reference, &want, &mag, 2e-6);
+            // Packing makes the layout invisible: every stride combination gives the same bits.
+            for ka in 0..3 {
+                for kb in 0..3 {
+                    let (av, bv) = (strided_copy(&a, ka), strided_copy(&b, kb));
+                    assert_eq!(av.to_vec(), a.to_vec());
+                    let c = av.matmul(&bv).unwrap();
+                    assert_eq!(
+                        c.to_vec(),
+                        reference.to_vec(),
+                        "case {idx}, layouts {ka}/{kb}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn packed_gemm_wide_b_splits_columns() {
+        // K·N above the 4 Mi-element packing limit: B is packed in two column blocks.
+        let (m, k, n) = (7, 2000, 2100);
+        let a = Tensor::<f32>::randn([m, k], 70);
+        let b = Tensor::<f32>::randn([k, n], 71);
+        let c = a.matmul(&b).unwrap();
+        let (want, mag) = naive(&a.to_f64_vec(), &b.to_f64_vec(), m, k, n);
+        check_close(&c, &want, &mag, 2e-6);
+    }
+
+    #[test]
+    fn gemm_into_alpha_beta_f32_across_k_blocks() {
+        // K = 1100 is two packed blocks: beta must be applied once, alpha to both.
+        let (m, k, n) = (13, 1100, 21);
+        let a = Tensor::<f32>::randn([m, k], 80);
+        let b = transposed(&Tensor::<f32>::randn([n, k], 81));
+        let c0 = Tensor::<f32>::randn([m, n], 82);
+        let (ab, mag) = naive(&a.to_f64_vec(), &b.contiguous().to_f64_vec(), m, k, n);
+        let c0v = c0.to_f64_vec();
+        for (alpha, beta) in [(0.5f32, -2.0f32), (1.0, 1.0), (-1.5, 0.0), (2.0, 0.25)] {
+            let mut c = c0.clone();
+            Tensor::gemm_into(alpha, &a, &b, beta, &mut c).unwrap();
+            let (al, be) = (f64::from(alpha), f64::from(beta));
+            let want: Vec<f64> = ab.iter().zip(&c0v).map(|(x, y)| al * x + be * y).collect();
+            let scale: Vec<f64> = mag
+                .iter()
+                .zip(&c0v)
+                .map(|(s, y)| al.abs() * s + (be * y).abs())
+                .collect();
+            check_close(&c, &want, &scale, 2e-6);
+        }
+        // beta = 0 never reads C, even NaN.
+        let mut cn = Tensor::<f32>::full([m, n], f32::NAN);
+        Tensor::gemm_into(1.0, &a, &b, 0.0, &mut cn).unwrap();
+        check_close(&cn, &ab, &mag, 2e-6);
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod elementwise;
 pub mod index;
 pub mod matmul;
 pub mod movement;
+pub(crate) mod packed_gemm;
 pub mod pool;
 pub mod reduce;
 pub mod softmax;

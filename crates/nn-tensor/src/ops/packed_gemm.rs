@@ -1,0 +1,422 @@
+//! Packed `f32` GEMM in safe Rust, structured as in BLIS/GotoBLAS.
+//!
+//! `C ← alpha·A·B + beta·C` is computed block by block: for every block of up to `NC` columns,
+//! `B` is packed once (all of `K`, as `KC`-deep blocks of `NR`-column micro-panels, each
+//! `kc × NR` row-major); then, for every `KC`-deep slice of `K` and every `MC`-row block of
+//! `A`, that block is packed into `MR`-row micro-panels (`kc × MR`, column-major) and the
+//! micro-kernel multiplies one `A` micro-panel by one `B` micro-panel into an `MR × NR`
+//! register tile. Packing reads any strides (transposed, sliced, negative), so the kernel only
+//! ever sees unit-stride, zero-padded panels; an edge tile is computed on the padding (rows
+//! past `M` are skipped) and only its valid part is stored.
+//!
+//! Buffers: one packed `B` block per calling thread and one packed `A` block per worker
+//! thread live in thread-locals and are reused, so repeated products allocate nothing but
+//! their result.
+//!
+//! The micro-kernel is plain Rust: `[[f32; NR]; MR]` accumulators updated with
+//! [`f32::mul_add`] over `chunks_exact` of the panels, which LLVM turns into 12 `vfmadd231ps`
+//! on `ymm` registers per `k` step when FMA is enabled at compile time (`x86-64-v3`, see
+//! `.cargo/config.toml`). Without FMA `mul_add` would be a library call, so the crate then
+//! keeps `matrixmultiply` (see [`available`]).
+//!
+//! Determinism: each output element is the same chain of fused multiply-adds over `k` in
+//! increasing order within a `KC` block, the blocks added to `C` in increasing order; `KC`
+//! depends only on `K`. Threads split the rows of `C` (never `K`), so results are
+//! bit-identical for any number of threads.
+
+use std::cell::Cell;
+
+use ndarray::{s, ArrayView2};
+use rayon::prelude::*;
+
+use crate::parallel;
+
+/// Rows of the register tile.
+const MR: usize = 6;
+/// Columns of the register tile: two 8-lane `ymm` vectors.
+const NR: usize = 16;
+/// Largest depth of a packed block; `K` is cut into equal blocks of at most this depth. Deep
+/// blocks mean fewer read-modify-write passes over `C`; on the project machine (Zen 4, 1 MiB
+/// L2) 1024 beat 256 and 512 at 1024³ (measured, docs/PERFORMANCE.md): the L2 streams the
+/// 64 KiB `B` micro-panel fast enough.
+const KC: usize = 1024;
+/// Rows of a packed `A` block (`MC·KC·4` bytes, kept in L2), a multiple of `MR`.
+const MC: usize = 144;
+/// Widest packed `B` block, in columns.
+const NC: usize = 4096;
+/// Most elements of `B` packed at once (16 MiB): the whole depth `K` of a block of columns is
+/// packed in one (possibly parallel) step, so a multi-threaded product synchronises twice per
+/// block of columns (pack, then multiply), not twice per `KC` block.
+const B_PACK_MAX: usize = 1 << 22;
+/// Smallest packed `B` block (elements) worth packing on several threads (measured: at
+/// 784×256 the extra fork-join cost more than it saved).
+const PAR_PACK_MIN: usize = 1 << 19;
+/// Panels of `B` packed per task.
+const PACK_GROUP: usize = 8;
+
+thread_local! {
+    /// Packed `A` block of this thread, reused across calls.
+    static A_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// Packed `B` block of the calling thread, reused across calls.
+    static B_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// Takes a thread-local buffer (leaving an empty one, so a nested call on the same thread
+/// allocates its own instead of aliasing), grown to at least `len` elements.
+fn take_buf(key: &'static std::thread::LocalKey<Cell<Vec<f32>>>, len: usize) -> Vec<f32> {
+    let mut v = key.with(Cell::take);
+    if v.len() < len {
+        v.resize(len, 0.0);
+    }
+    v
+}
+
+/// Returns a buffer to its thread-local slot, keeping the larger of the two.
+fn put_buf(key: &'static std::thread::LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
+    key.with(|slot| {
+        let old = slot.take();
+        slot.set(if old.capacity() > v.capacity() {
+            old
+        } else {
+            v
+        });
+    });
+}
+
+/// Whether this build has the packed kernel (compiled with FMA; otherwise `mul_add` is a slow
+/// library call and `matrixmultiply`, which detects the CPU at run time, is faster).
+pub(crate) const fn available() -> bool {
+    cfg!(all(target_feature = "fma", target_feature = "avx2"))
+}
+
+/// `C ← alpha·A·B + beta·C` for `A` `m × k`, `B` `k × n` (any strides) and `C` a row-major
+/// `m × n` slice, using at most `max_blocks` parallel row blocks when the product has at
+/// least [`parallel::GEMM_PAR_MIN_FLOPS`] multiply-adds. `beta = 0` never reads `C`.
+///
+/// The caller has checked the shapes (`c.len() == m·n`) and that `m, n, k > 0`.
+pub(crate) fn sgemm(
+    alpha: f32,
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    beta: f32,
+    c: &mut [f32],
+    max_blocks: usize,
+) {
+    let (m, k) = a.dim();
+    let n = b.ncols();
+    let kc = k.div_ceil(k.div_ceil(KC));
+    // All of K is packed at once for NC columns, so each parallel step covers every K block.
+    let nc = n.min(NC).min((B_PACK_MAX / k / NR).max(1) * NR);
+
+    let threads = parallel::threads();
+    let flops = m.saturating_mul(k).saturating_mul(n);
+    let panels = m.div_ceil(MR);
+    let pieces = if threads >= 2 && max_blocks >= 2 && flops >= parallel::GEMM_PAR_MIN_FLOPS {
+        // Blocks of at most MC rows for large M (rayon balances them across busy cores),
+        // otherwise one block per thread.
+        panels.min(max_blocks).min(threads.max(m.div_ceil(MC)))
+    } else {
+        1
+    };
+    let piece_rows = panels.div_ceil(pieces) * MR;
+
+    let mut b_pack = take_buf(&B_PACK, nc.div_ceil(NR) * NR * k);
+    for jc in (0..n).step_by(nc) {
+        let ncur = nc.min(n - jc);
+        let b_width = ncur.div_ceil(NR) * NR;
+        let bp = &mut b_pack[..b_width * k];
+        let b_blk = b.slice(s![.., jc..jc + ncur]);
+        // Block `pc` of K occupies `bp[pc·b_width ..][.. kcur·b_width]`, as NR-column panels.
+        // Tasks of up to PACK_GROUP panels, so that parallel packing has a few per thread.
+        let tasks = bp
+            .chunks_mut(kc * b_width)
+            .enumerate()
+            .flat_map(|(pi, blk)| {
+                let kcur = blk.len() / b_width;
+                let rows = b_blk.slice(s![pi * kc..pi * kc + kcur, ..]);
+                blk.chunks_mut(PACK_GROUP * NR * kcur)
+                    .enumerate()
+                    .map(move |(g, dst)| {
+                        let c0 = g * PACK_GROUP * NR;
+                        let c1 = ncur.min(c0 + PACK_GROUP * NR);
+                        (rows.slice_move(s![.., c0..c1]), dst)
+                    })
+            });
+        if pieces > 1 && k * ncur >= PAR_PACK_MIN {
+            tasks
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .for_each(|(src, dst)| pack_b(&src, dst));
+        } else {
+            tasks.for_each(|(src, dst)| pack_b(&src, dst));
+        }
+        let bp = &*bp;
+        if pieces > 1 {
+            c.par_chunks_mut(piece_rows * n)
+                .enumerate()
+                .for_each(|(i, c_rows)| {
+                    let r0 = i * piece_rows;
+                    let rows = c_rows.len() / n;
+                    let a_rows = a.slice(s![r0..r0 + rows, ..]);
+                    row_block(alpha, &a_rows, bp, beta, c_rows, n, jc, ncur, kc);
+                });
+        } else {
+            row_block(alpha, a, bp, beta, c, n, jc, ncur, kc);
+        }
+    }
+    put_buf(&B_PACK, b_pack);
+}
+
+/// Multiplies the rows `a` (`rows × k`) by the packed `B` block (all of K, `KC` blocks one
+/// after the other) into columns `jc .. jc + ncur` of `c` (those rows of `C`, row stride
+/// `ldc`), `MC` rows at a time.
+#[allow(clippy::too_many_arguments)]
+fn row_block(
+    alpha: f32,
+    a: &ArrayView2<'_, f32>,
+    b_pack: &[f32],
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+    jc: usize,
+    ncur: usize,
+    kc: usize,
+) {
+    let (rows, k) = a.dim();
+    let b_width = ncur.div_ceil(NR) * NR;
+    let mut a_pack = take_buf(&A_PACK, MC * kc);
+    for (pi, pc) in (0..k).step_by(kc).enumerate() {
+        let kcur = kc.min(k - pc);
+        let b_blk = &b_pack[pc * b_width..][..kcur * b_width];
+        // Later K blocks accumulate onto the earlier ones.
+        let beta_blk = if pi == 0 { beta } else { 1.0 };
+        for ic in (0..rows).step_by(MC) {
+            let mcur = MC.min(rows - ic);
+            let ap = &mut a_pack[..mcur.div_ceil(MR) * MR * kcur];
+            let a_blk = a.slice(s![ic..ic + mcur, pc..pc + kcur]);
+            for (i, panel) in ap.chunks_exact_mut(MR * kcur).enumerate() {
+                pack_a_panel(&a_blk, i * MR, panel);
+            }
+            let c_blk = &mut c[ic * ldc..];
+            for (j, bpanel) in b_blk.chunks_exact(NR * kcur).enumerate() {
+                let col = jc + j * NR;
+                let ncols = NR.min(ncur - j * NR);
+                for (i, apanel) in ap.chunks_exact(MR * kcur).enumerate() {
+                    let nrows = MR.min(mcur - i * MR);
+                    let tile = match nrows {
+                        1 => micro_kernel::<1>(apanel, bpanel),
+                        2 => micro_kernel::<2>(apanel, bpanel),
+                        3 => micro_kernel::<3>(apanel, bpanel),
+                        4 => micro_kernel::<4>(apanel, bpanel),
+                        5 => micro_kernel::<5>(apanel, bpanel),
+                        _ => micro_kernel::<MR>(apanel, bpanel),
+                    };
+                    store_tile(
+                        &tile,
+                        c_blk,
+                        ldc,
+                        i * MR,
+                        col,
+                        nrows,
+                        ncols,
+                        alpha,
+                        beta_blk,
+                    );
+                }
+            }
+        }
+    }
+    put_buf(&A_PACK, a_pack);
+}
+
+/// The `MR × NR` product of one packed `A` micro-panel (`kc × MR`) and one packed `B`
+/// micro-panel (`kc × NR`): `kc` rank-1 updates of register-held accumulators.
+///
+/// Only the first `ROWS` rows are computed (the rest of the tile stays zero): edge panels of
+/// fewer than `MR` rows skip the padding. Each computed element is the same chain of fused
+/// multiply-adds whatever `ROWS` is.
+#[inline(never)]
+fn micro_kernel<const ROWS: usize>(a: &[f32], b: &[f32]) -> [[f32; NR]; MR] {
+    let mut acc = [[0.0f32; NR]; MR];
+    for (ak, bk) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for (acc_row, &ai) in acc.iter_mut().zip(&ak[..ROWS]) {
+            for (x, &bj) in acc_row.iter_mut().zip(bk) {
+                *x = ai.mul_add(bj, *x);
+            }
+        }
+    }
+    acc
+}
+
+/// Writes the valid `nrows × ncols` corner of `tile` to `C` at (`row`, `col`):
+/// `C ← alpha·tile + beta·C`, not reading `C` when `beta = 0`.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn store_tile(
+    tile: &[[f32; NR]; MR],
+    c: &mut [f32],
+    ldc: usize,
+    row: usize,
+    col: usize,
+    nrows: usize,
+    ncols: usize,
+    alpha: f32,
+    beta: f32,
+) {
+    for (i, t) in tile.iter().enumerate().take(nrows) {
+        let start = (row + i) * ldc + col;
+        let c_row = &mut c[start..start + ncols];
+        if beta == 0.0 {
+            for (x, &v) in c_row.iter_mut().zip(t) {
+                *x = alpha * v;
+            }
+        } else if beta == 1.0 {
+            for (x, &v) in c_row.iter_mut().zip(t) {
+                *x += alpha * v;
+            }
+        } else {
+            for (x, &v) in c_row.iter_mut().zip(t) {
+                *x = alpha * v + beta * *x;
+            }
+        }
+    }
+}
+
+/// Packs rows `r0 .. r0 + MR` of `a` (`rows × kc`, any strides) into `dst` (`kc × MR`,
+/// element (`p`, `i`) at `p·MR + i`), zero-filling rows past the end.
+fn pack_a_panel(a: &ArrayView2<'_, f32>, r0: usize, dst: &mut [f32]) {
+    let rows = MR.min(a.nrows() - r0);
+    let panel = a.slice(s![r0..r0 + rows, ..]);
+    if rows < MR {
+        dst.fill(0.0);
+    }
+    let kc = panel.ncols();
+    let full_rows = if rows == MR && panel.strides()[1] == 1 {
+        let mut srcs: [&[f32]; MR] = [&[]; MR];
+        let mut all = true;
+        for (i, slot) in srcs.iter_mut().enumerate() {
+            match panel.row(i).to_slice() {
+                Some(src) if src.len() == kc => *slot = src,
+                _ => all = false,
+            }
+        }
+        all.then_some(srcs)
+    } else {
+        None
+    };
+    if let Some(srcs) = full_rows {
+        // Row-major A, full panel: gather MR values (one per row) per step, writing
+        // contiguously (measured faster than scattering each row with stride MR).
+        for (p, d) in dst.chunks_exact_mut(MR).enumerate() {
+            for (x, src) in d.iter_mut().zip(&srcs) {
+                *x = src[p];
+            }
+        }
+    } else if panel.strides()[1] == 1 {
+        // Row-major A: each row is contiguous; scatter it with stride MR.
+        for (i, row) in panel.rows().into_iter().enumerate() {
+            match row.as_slice() {
+                Some(src) => {
+                    for (d, &v) in dst[i..].iter_mut().step_by(MR).zip(src) {
+                        *d = v;
+                    }
+                }
+                None => {
+                    for (d, &v) in dst[i..].iter_mut().step_by(MR).zip(row.iter()) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+    } else {
+        // Column-major (transposed) A: each column's MR entries are contiguous.
+        for (d, col) in dst.chunks_exact_mut(MR).zip(panel.columns()) {
+            match col.as_slice() {
+                Some(src) => match (
+                    <&mut [f32; MR]>::try_from(&mut *d),
+                    <&[f32; MR]>::try_from(src),
+                ) {
+                    // A fixed-length copy compiles to vector moves, not a memcpy call.
+                    (Ok(d), Ok(src)) => *d = *src,
+                    _ => d[..rows].copy_from_slice(src),
+                },
+                None => {
+                    for (x, &v) in d.iter_mut().zip(col.iter()) {
+                        *x = v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Packs `b` (`kc × cols`, any strides) into `dst` as `NR`-column panels (`kc × NR` each,
+/// element (`p`, `j`) of panel `q` at `q·NR·kc + p·NR + j`), zero-filling past the last column.
+fn pack_b(b: &ArrayView2<'_, f32>, dst: &mut [f32]) {
+    let (kc, cols) = b.dim();
+    if cols % NR != 0 {
+        dst.fill(0.0);
+    }
+    if b.strides()[1] == 1 {
+        // Row-major B: stream each row once, cutting it into the panels.
+        for (p, row) in b.rows().into_iter().enumerate() {
+            let Some(src) = row.as_slice() else {
+                for (j, &v) in row.iter().enumerate() {
+                    dst[(j / NR) * NR * kc + p * NR + j % NR] = v;
+                }
+                continue;
+            };
+            for (panel, chunk) in dst.chunks_exact_mut(NR * kc).zip(src.chunks(NR)) {
+                let d = &mut panel[p * NR..(p + 1) * NR];
+                match (<&[f32; NR]>::try_from(chunk), d.len() == NR) {
+                    (Ok(full), true) => {
+                        if let Ok(d) = <&mut [f32; NR]>::try_from(d) {
+                            // A fixed-length copy compiles to vector moves, not a memcpy call.
+                            *d = *full;
+                        }
+                    }
+                    _ => d[..chunk.len()].copy_from_slice(chunk),
+                }
+            }
+        }
+    } else {
+        // Column-major (transposed) B: each column is contiguous. Full panels gather one row
+        // of NR values at a time from NR column slices; the rest scatter column by column.
+        let mut done = 0;
+        for (panel, q) in dst.chunks_exact_mut(NR * kc).zip(0..cols / NR) {
+            let mut srcs: [&[f32]; NR] = [&[]; NR];
+            let mut all = true;
+            for (j, slot) in srcs.iter_mut().enumerate() {
+                match b.column(q * NR + j).to_slice() {
+                    Some(src) if src.len() == kc => *slot = src,
+                    _ => all = false,
+                }
+            }
+            if !all {
+                break;
+            }
+            for (p, d) in panel.chunks_exact_mut(NR).enumerate() {
+                for (x, src) in d.iter_mut().zip(&srcs) {
+                    *x = src[p];
+                }
+            }
+            done = (q + 1) * NR;
+        }
+        for (j, col) in b.columns().into_iter().enumerate().skip(done) {
+            let panel = &mut dst[(j / NR) * NR * kc..][..NR * kc];
+            let lane = &mut panel[j % NR..];
+            match col.as_slice() {
+                Some(src) => {
+                    for (d, &v) in lane.iter_mut().step_by(NR).zip(src) {
+                        *d = v;
+                    }
+                }
+                None => {
+                    for (d, &v) in lane.iter_mut().step_by(NR).zip(col.iter()) {
+                        *d = v;
+                    }
+                }
+            }
+        }
+    }
+}
