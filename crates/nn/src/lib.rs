@@ -29,6 +29,7 @@ mod functional;
 mod graph;
 mod io;
 mod model;
+mod pool;
 mod seed;
 mod sequential;
 mod train;

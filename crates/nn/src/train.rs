@@ -13,6 +13,7 @@ use nn_tensor::{Float, Tensor};
 
 use crate::callbacks::{Callback, ProgressBar};
 use crate::model::InputLayout;
+use crate::pool::on_pool;
 use crate::{Error, Model, Result};
 
 /// Per-epoch (or per-batch) values by name: `"loss"`, `"accuracy"`, `"val_loss"`, ...
@@ -351,7 +352,7 @@ impl<T: Float> Model<T> {
             return Err(Error::NotCompiled("train_on_batch"));
         }
         let mut rng = std::mem::replace(&mut self.rng, nn_tensor::random::Rng::seed(0));
-        let result = self.train_step(inputs, y, sample_weight, &mut rng);
+        let result = on_pool(|| self.train_step(inputs, y, sample_weight, &mut rng));
         self.rng = rng;
         result
     }
@@ -486,6 +487,15 @@ impl Model<f32> {
     }
 
     fn fit_layout(
+        &mut self,
+        data: &TensorDataset,
+        config: FitConfig,
+        layout: &InputLayout,
+    ) -> Result<History> {
+        on_pool(|| self.fit_on_this_thread(data, config, layout))
+    }
+
+    fn fit_on_this_thread(
         &mut self,
         data: &TensorDataset,
         mut config: FitConfig,
@@ -642,6 +652,15 @@ impl Model<f32> {
     }
 
     fn evaluate_layout(
+        &self,
+        data: &TensorDataset,
+        batch_size: usize,
+        layout: &InputLayout,
+    ) -> Result<Logs> {
+        on_pool(|| self.evaluate_on_this_thread(data, batch_size, layout))
+    }
+
+    fn evaluate_on_this_thread(
         &self,
         data: &TensorDataset,
         batch_size: usize,

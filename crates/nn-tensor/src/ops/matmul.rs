@@ -743,14 +743,24 @@ mod tests {
         assert!(Tensor::gemm_into(1.0, &a, &b, 0.0, &mut v).is_err());
     }
 
-    /// `t` as a non-contiguous view with the same values: stored transposed, or embedded in a
-    /// bigger tensor with rows reversed and every other column skipped (negative and
-    /// non-unit strides).
+    /// `t` as a non-contiguous view with the same values: stored transposed (kind 1),
+    /// embedded in a bigger tensor with rows reversed and every other column skipped
+    /// (negative and non-unit strides, kind 2), or the left half of a wider one (kind 3).
     fn strided_copy<T: Float>(t: &Tensor<T>, kind: usize) -> Tensor<T> {
         let (r, c) = (t.shape()[0], t.shape()[1]);
         match kind {
             0 => t.clone(),
             1 => transposed(&transposed(t).contiguous()),
+            3 => {
+                // Rows of a wider matrix: unit column stride, row stride 2c.
+                let v = t.to_f64_vec();
+                let mut big = vec![f64::NAN; r * 2 * c];
+                for i in 0..r {
+                    big[i * 2 * c..i * 2 * c + c].copy_from_slice(&v[i * c..(i + 1) * c]);
+                }
+                let big = Tensor::<T>::from_f64s(&big, [r, 2 * c]).unwrap();
+                Tensor::from_shared(big.array().clone().slice_move(s![.., ..c]).into_dyn())
+            }
             _ => {
                 let v = t.to_f64_vec();
                 let mut big = vec![f64::NAN; r * 2 * c];
@@ -778,6 +788,11 @@ mod tests {
             (145, 31, 9),
             (12, 1100, 18),
             (37, 64, 130),
+            // One to four rows with row-major B skip packing; same bits as packed.
+            (1, 784, 256),
+            (2, 1100, 37),
+            (3, 5, 70),
+            (4, 33, 16),
         ];
         for (idx, &(m, k, n)) in shapes.iter().enumerate() {
             let a = Tensor::<f32>::randn([m, k], 40 + idx as u64);
@@ -786,8 +801,8 @@ mod tests {
             let reference = a.matmul(&b).unwrap();
             check_close(&reference, &want, &mag, 2e-6);
             // Packing makes the layout invisible: every stride combination gives the same bits.
-            for ka in 0..3 {
-                for kb in 0..3 {
+            for ka in 0..4 {
+                for kb in 0..4 {
                     let (av, bv) = (strided_copy(&a, ka), strided_copy(&b, kb));
                     assert_eq!(av.to_vec(), a.to_vec());
                     let c = av.matmul(&bv).unwrap();
@@ -814,10 +829,18 @@ mod tests {
 
     #[test]
     fn gemm_into_alpha_beta_f32_across_k_blocks() {
-        // K = 1100 is two packed blocks: beta must be applied once, alpha to both.
-        let (m, k, n) = (13, 1100, 21);
+        // K = 1100 is two packed blocks: beta must be applied once, alpha to both. Three rows
+        // with row-major B take the unpacked few-rows path.
+        for (m, row_major_b) in [(13, false), (3, true), (3, false)] {
+            gemm_into_alpha_beta_case(m, row_major_b);
+        }
+    }
+
+    fn gemm_into_alpha_beta_case(m: usize, row_major_b: bool) {
+        let (k, n) = (1100, 21);
         let a = Tensor::<f32>::randn([m, k], 80);
         let b = transposed(&Tensor::<f32>::randn([n, k], 81));
+        let b = if row_major_b { b.contiguous() } else { b };
         let c0 = Tensor::<f32>::randn([m, n], 82);
         let (ab, mag) = naive(&a.to_f64_vec(), &b.contiguous().to_f64_vec(), m, k, n);
         let c0v = c0.to_f64_vec();

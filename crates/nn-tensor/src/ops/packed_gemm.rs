@@ -26,7 +26,7 @@
 
 use std::cell::Cell;
 
-use ndarray::{s, ArrayView2};
+use ndarray::{s, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
 use crate::parallel;
@@ -59,6 +59,8 @@ thread_local! {
     static A_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     /// Packed `B` block of the calling thread, reused across calls.
     static B_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// Row accumulator of [`few_rows`], reused across calls.
+    static ROW_ACC: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Takes a thread-local buffer (leaving an empty one, so a nested call on the same thread
@@ -105,6 +107,10 @@ pub(crate) fn sgemm(
     let (m, k) = a.dim();
     let n = b.ncols();
     let kc = k.div_ceil(k.div_ceil(KC));
+    if m <= SMALL_M_MAX && b.strides()[1] == 1 && m * k * n < parallel::GEMM_PAR_MIN_FLOPS {
+        few_rows(alpha, a, b, beta, c, kc);
+        return;
+    }
     // All of K is packed at once for NC columns, so each parallel step covers every K block.
     let nc = n.min(NC).min((B_PACK_MAX / k / NR).max(1) * NR);
 
@@ -165,6 +171,98 @@ pub(crate) fn sgemm(
         }
     }
     put_buf(&B_PACK, b_pack);
+}
+
+/// Rows of `A` up to which a product with row-major `B` skips packing (see [`few_rows`]).
+const SMALL_M_MAX: usize = 4;
+
+/// `C ← alpha·A·B + beta·C` for a few rows of `A` and row-major `B`, without packing.
+///
+/// Packing `B` costs as much as multiplying it by one row (every element is touched once
+/// either way), so predicting on one sample would spend half its time copying. Here each row
+/// of `C` is accumulated in place of a packed tile: for every `k` in a block, `acc += a[k]·B[k,
+/// ..]`, streaming `B`'s rows once per row of `A`. The chain of fused multiply-adds per element
+/// and the `KC` blocking are those of the packed kernel, so results are bit-identical to it.
+fn few_rows(
+    alpha: f32,
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    beta: f32,
+    c: &mut [f32],
+    kc: usize,
+) {
+    let (k, n) = b.dim();
+    let mut buf = take_buf(&ROW_ACC, n);
+    let acc = &mut buf[..n];
+    for (a_row, c_row) in a.outer_iter().zip(c.chunks_exact_mut(n)) {
+        for (pi, pc) in (0..k).step_by(kc).enumerate() {
+            let kcur = kc.min(k - pc);
+            let a_blk = a_row.slice(s![pc..pc + kcur]);
+            match b.as_slice() {
+                Some(bs) => row_times_rows(&a_blk, &bs[pc * n..(pc + kcur) * n], n, acc),
+                None => {
+                    acc.fill(0.0);
+                    let b_rows = b.slice(s![pc..pc + kcur, ..]);
+                    for (&ap, b_row) in a_blk.iter().zip(b_rows.outer_iter()) {
+                        // Unit column stride was checked by the caller: every row is a slice.
+                        if let Some(b_row) = b_row.to_slice() {
+                            for (x, &bj) in acc.iter_mut().zip(b_row) {
+                                *x = ap.mul_add(bj, *x);
+                            }
+                        }
+                    }
+                }
+            }
+            let beta_blk = if pi == 0 { beta } else { 1.0 };
+            if beta_blk == 0.0 {
+                for (x, &v) in c_row.iter_mut().zip(acc.iter()) {
+                    *x = alpha * v;
+                }
+            } else if beta_blk == 1.0 {
+                for (x, &v) in c_row.iter_mut().zip(acc.iter()) {
+                    *x += alpha * v;
+                }
+            } else {
+                for (x, &v) in c_row.iter_mut().zip(acc.iter()) {
+                    *x = alpha * v + beta_blk * *x;
+                }
+            }
+        }
+    }
+    put_buf(&ROW_ACC, buf);
+}
+
+/// Columns of `C` accumulated in registers by [`row_times_rows`]: eight `ymm` vectors.
+const ROW_CHUNK: usize = 64;
+
+/// `acc[j] = Σ_p a[p]·b[p·n + j]` for row-major `b` (`a.len()` rows of `n`), `ROW_CHUNK`
+/// columns at a time held in registers while the rows stream past.
+fn row_times_rows(a: &ArrayView1<'_, f32>, b: &[f32], n: usize, acc: &mut [f32]) {
+    for (chunk, acc_chunk) in acc.chunks_mut(ROW_CHUNK).enumerate() {
+        let j0 = chunk * ROW_CHUNK;
+        let width = acc_chunk.len();
+        if width == ROW_CHUNK {
+            let mut regs = [0.0f32; ROW_CHUNK];
+            for (&ap, b_row) in a.iter().zip(b.chunks_exact(n)) {
+                if let Some(Ok(b_part)) = b_row
+                    .get(j0..j0 + ROW_CHUNK)
+                    .map(<&[f32; ROW_CHUNK]>::try_from)
+                {
+                    for (x, &bj) in regs.iter_mut().zip(b_part) {
+                        *x = ap.mul_add(bj, *x);
+                    }
+                }
+            }
+            acc_chunk.copy_from_slice(&regs);
+        } else {
+            acc_chunk.fill(0.0);
+            for (&ap, b_row) in a.iter().zip(b.chunks_exact(n)) {
+                for (x, &bj) in acc_chunk.iter_mut().zip(&b_row[j0..]) {
+                    *x = ap.mul_add(bj, *x);
+                }
+            }
+        }
+    }
 }
 
 /// Multiplies the rows `a` (`rows × k`) by the packed `B` block (all of K, `KC` blocks one
