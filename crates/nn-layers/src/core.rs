@@ -331,49 +331,60 @@ impl<T: Float> LeakyReLU<T> {
     }
 }
 
-impl<T: Float> Layer<T> for LeakyReLU<T> {
-    fn class_name(&self) -> &'static str {
-        "LeakyReLU"
-    }
+/// The `Layer` impl shared by the weightless layers that apply one activation with one
+/// scalar hyper-parameter (`LeakyReLU`, `ELU`): each type supplies its Keras class name, its
+/// `SavedLayer` variant, a `check` of the parameter, and the op applied to the input.
+macro_rules! scalar_activation_layer {
+    ($ty:ident, $class:literal, $variant:ident, |$layer:ident, $x:ident| $apply:expr) => {
+        impl<T: Float> Layer<T> for $ty<T> {
+            fn class_name(&self) -> &'static str {
+                $class
+            }
 
-    fn name(&self) -> &str {
-        &self.name
-    }
+            fn name(&self) -> &str {
+                &self.name
+            }
 
-    fn set_name(&mut self, name: &str) {
-        self.name = name.into();
-    }
+            fn set_name(&mut self, name: &str) {
+                self.name = name.into();
+            }
 
-    fn build(&mut self, input_shapes: &[Shape], _rng: &mut Rng) -> Result<()> {
-        single_shape(&self.name, input_shapes)?;
-        self.check()?;
-        self.built = true;
-        Ok(())
-    }
+            fn build(&mut self, input_shapes: &[Shape], _rng: &mut Rng) -> Result<()> {
+                single_shape(&self.name, input_shapes)?;
+                self.check()?;
+                self.built = true;
+                Ok(())
+            }
 
-    fn is_built(&self) -> bool {
-        self.built
-    }
+            fn is_built(&self) -> bool {
+                self.built
+            }
 
-    fn output_shapes(&self, input_shapes: &[Shape]) -> Result<Vec<Shape>> {
-        self.check()?;
-        Ok(vec![single_shape(&self.name, input_shapes)?.clone()])
-    }
+            fn output_shapes(&self, input_shapes: &[Shape]) -> Result<Vec<Shape>> {
+                self.check()?;
+                Ok(vec![single_shape(&self.name, input_shapes)?.clone()])
+            }
 
-    fn call(&self, inputs: &[Var<T>], _ctx: &mut ForwardCtx<'_, T>) -> Result<Vec<Var<T>>> {
-        let x = single_input(&self.name, inputs)?;
-        self.check()?;
-        Ok(vec![x.leaky_relu(T::of(self.negative_slope))?])
-    }
+            fn call(&self, inputs: &[Var<T>], _ctx: &mut ForwardCtx<'_, T>) -> Result<Vec<Var<T>>> {
+                let $x = single_input(&self.name, inputs)?;
+                self.check()?;
+                let $layer = self;
+                Ok(vec![$apply?])
+            }
 
-    fn to_saved(&self) -> SavedLayer<T> {
-        SavedLayer::LeakyReLU(self.clone())
-    }
+            fn to_saved(&self) -> SavedLayer<T> {
+                SavedLayer::$variant(self.clone())
+            }
 
-    fn clone_box(&self) -> Box<dyn Layer<T>> {
-        Box::new(self.clone())
-    }
+            fn clone_box(&self) -> Box<dyn Layer<T>> {
+                Box::new(self.clone())
+            }
+        }
+    };
 }
+
+scalar_activation_layer!(LeakyReLU, "LeakyReLU", LeakyReLU, |layer, x| x
+    .leaky_relu(T::of(layer.negative_slope)));
 
 /// `x` for `x > 0`, else `alpha·(eˣ − 1)`, as Keras' `ELU` layer (default `alpha` 1).
 #[allow(clippy::upper_case_acronyms)]
@@ -427,49 +438,7 @@ impl<T: Float> ELU<T> {
     }
 }
 
-impl<T: Float> Layer<T> for ELU<T> {
-    fn class_name(&self) -> &'static str {
-        "ELU"
-    }
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn set_name(&mut self, name: &str) {
-        self.name = name.into();
-    }
-
-    fn build(&mut self, input_shapes: &[Shape], _rng: &mut Rng) -> Result<()> {
-        single_shape(&self.name, input_shapes)?;
-        self.check()?;
-        self.built = true;
-        Ok(())
-    }
-
-    fn is_built(&self) -> bool {
-        self.built
-    }
-
-    fn output_shapes(&self, input_shapes: &[Shape]) -> Result<Vec<Shape>> {
-        self.check()?;
-        Ok(vec![single_shape(&self.name, input_shapes)?.clone()])
-    }
-
-    fn call(&self, inputs: &[Var<T>], _ctx: &mut ForwardCtx<'_, T>) -> Result<Vec<Var<T>>> {
-        let x = single_input(&self.name, inputs)?;
-        self.check()?;
-        Ok(vec![x.elu(T::of(self.alpha))?])
-    }
-
-    fn to_saved(&self) -> SavedLayer<T> {
-        SavedLayer::ELU(self.clone())
-    }
-
-    fn clone_box(&self) -> Box<dyn Layer<T>> {
-        Box::new(self.clone())
-    }
-}
+scalar_activation_layer!(ELU, "ELU", ELU, |layer, x| x.elu(T::of(layer.alpha)));
 
 // ------------------------------------------------------------------------------ PReLU
 

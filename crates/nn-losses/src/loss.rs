@@ -200,23 +200,34 @@ macro_rules! saved_losses {
     };
 }
 
-saved_losses! {
-    CategoricalCrossentropy,
-    SparseCategoricalCrossentropy,
-    BinaryCrossentropy,
-    MeanSquaredError,
-    MeanAbsoluteError,
-    Huber,
-    Hinge,
-    SquaredHinge,
-    CategoricalHinge,
-    MulticlassHinge,
-    KLDivergence,
-    Poisson,
-    NegativeLogLikelihood,
-    CosineSimilarity,
-    LossFromOutput,
+/// Calls the macro `$m` with the list of built-in loss types: the one list behind
+/// [`SavedLoss`] here and the facade's conversions into a compiled loss. The order is part of
+/// the saved-model format (variants are stored by index): append only.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! with_builtin_losses {
+    ($m:ident) => {
+        $m! {
+            CategoricalCrossentropy,
+            SparseCategoricalCrossentropy,
+            BinaryCrossentropy,
+            MeanSquaredError,
+            MeanAbsoluteError,
+            Huber,
+            Hinge,
+            SquaredHinge,
+            CategoricalHinge,
+            MulticlassHinge,
+            KLDivergence,
+            Poisson,
+            NegativeLogLikelihood,
+            CosineSimilarity,
+            LossFromOutput,
+        }
+    };
 }
+
+crate::with_builtin_losses!(saved_losses);
 
 /// Every name [`loss_from_name`] accepts.
 pub const LOSS_NAMES: &[&str] = &[

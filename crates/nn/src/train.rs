@@ -92,29 +92,13 @@ macro_rules! into_optimizers {
 into_optimizers!(Sgd, Adam, AdamW, RmsProp, Adagrad, Adadelta, Adamax, Nadam, Lion);
 
 macro_rules! into_losses {
-    ($($l:ident),*) => {
+    ($($l:ident),* $(,)?) => {
         $(impl<T: Float> IntoLoss<T> for nn_losses::$l {
             fn into_loss(self) -> Result<Box<dyn Loss<T>>> { Ok(Box::new(self)) }
         })*
     };
 }
-into_losses!(
-    CategoricalCrossentropy,
-    SparseCategoricalCrossentropy,
-    BinaryCrossentropy,
-    MeanSquaredError,
-    MeanAbsoluteError,
-    Huber,
-    Hinge,
-    SquaredHinge,
-    CategoricalHinge,
-    MulticlassHinge,
-    KLDivergence,
-    Poisson,
-    NegativeLogLikelihood,
-    CosineSimilarity,
-    LossFromOutput
-);
+nn_losses::with_builtin_losses!(into_losses);
 
 macro_rules! into_metrics {
     ($($m:ident),*) => {
