@@ -21,8 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(__file__))
-from pytorch_workloads import fashion_mnist, log, median_time  # noqa: E402  (data only)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_common import fashion_mnist_numpy, log, median_time  # noqa: E402
 
 
 def init_mlp(key):
@@ -75,8 +75,7 @@ def fresh_state(seed):
 
 
 def w1(quick):
-    (x_train, y_train), (x_test, y_test) = fashion_mnist()
-    x_train, y_train = x_train.numpy(), y_train.numpy()
+    (x_train, y_train), (x_test, y_test) = fashion_mnist_numpy()
     rng = np.random.default_rng(1)
     state = fresh_state(1)
     for i in range(20):  # warm-up, compiles both batch sizes
@@ -92,8 +91,8 @@ def w1(quick):
     state = fresh_state(2)
     for _ in range(5):
         state = epoch(state, x_train, y_train, rng)
-    logits = forward(state[0], x_test.numpy())
-    acc = float(jnp.mean(jnp.argmax(logits, 1) == y_test.numpy()))
+    logits = forward(state[0], x_test)
+    acc = float(jnp.mean(jnp.argmax(logits, 1) == y_test))
     log(f"w1: test accuracy after 5 epochs {acc:.4f}")
     return epoch_s, acc
 

@@ -9,50 +9,22 @@ Rust binary (null where not run).
 """
 
 import argparse
-import gzip
 import json
-import statistics
+import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn as tnn
 import torch.nn.functional as F
 
-DATA = "/usr/share/datasets/fashion-mnist"
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from peer_common import fashion_mnist_numpy, log, median_time  # noqa: E402
 
 
 def fashion_mnist():
-    def part(prefix):
-        x = read_idx(f"{DATA}/{prefix}-images-idx3-ubyte.gz").astype(np.float32) / 255.0
-        y = read_idx(f"{DATA}/{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
-        return torch.from_numpy(x.reshape(len(x), 784)), torch.from_numpy(y)
-
-    return part("train"), part("t10k")
-
-
-def median_time(warmup, reps, f):
-    for _ in range(warmup):
-        f()
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+    (x, y), (xt, yt) = fashion_mnist_numpy()
+    return (torch.from_numpy(x), torch.from_numpy(y)), (torch.from_numpy(xt), torch.from_numpy(yt))
 
 
 def mlp():

@@ -788,7 +788,7 @@ mod tests {
             (145, 31, 9),
             (12, 1100, 18),
             (37, 64, 130),
-            // One to four rows with row-major B skip packing; same bits as packed.
+            // One to four rows with contiguous row-major B skip packing; same bits as packed.
             (1, 784, 256),
             (2, 1100, 37),
             (3, 5, 70),

@@ -107,9 +107,11 @@ pub(crate) fn sgemm(
     let (m, k) = a.dim();
     let n = b.ncols();
     let kc = k.div_ceil(k.div_ceil(KC));
-    if m <= SMALL_M_MAX && b.strides()[1] == 1 && m * k * n < parallel::GEMM_PAR_MIN_FLOPS {
-        few_rows(alpha, a, b, beta, c, kc);
-        return;
+    if let Some(bs) = b.as_slice() {
+        if m <= SMALL_M_MAX && m * k * n < parallel::GEMM_PAR_MIN_FLOPS {
+            few_rows(alpha, a, bs, n, beta, c, kc);
+            return;
+        }
     }
     // All of K is packed at once for NC columns, so each parallel step covers every K block.
     let nc = n.min(NC).min((B_PACK_MAX / k / NR).max(1) * NR);
@@ -176,7 +178,8 @@ pub(crate) fn sgemm(
 /// Rows of `A` up to which a product with row-major `B` skips packing (see [`few_rows`]).
 const SMALL_M_MAX: usize = 4;
 
-/// `C ← alpha·A·B + beta·C` for a few rows of `A` and row-major `B`, without packing.
+/// `C ← alpha·A·B + beta·C` for a few rows of `A` and contiguous row-major `B` (`bs`, rows of
+/// `n`), without packing.
 ///
 /// Packing `B` costs as much as multiplying it by one row (every element is touched once
 /// either way), so predicting on one sample would spend half its time copying. Here each row
@@ -186,47 +189,23 @@ const SMALL_M_MAX: usize = 4;
 fn few_rows(
     alpha: f32,
     a: &ArrayView2<'_, f32>,
-    b: &ArrayView2<'_, f32>,
+    bs: &[f32],
+    n: usize,
     beta: f32,
     c: &mut [f32],
     kc: usize,
 ) {
-    let (k, n) = b.dim();
+    let k = a.ncols();
     let mut buf = take_buf(&ROW_ACC, n);
     let acc = &mut buf[..n];
     for (a_row, c_row) in a.outer_iter().zip(c.chunks_exact_mut(n)) {
         for (pi, pc) in (0..k).step_by(kc).enumerate() {
             let kcur = kc.min(k - pc);
             let a_blk = a_row.slice(s![pc..pc + kcur]);
-            match b.as_slice() {
-                Some(bs) => row_times_rows(&a_blk, &bs[pc * n..(pc + kcur) * n], n, acc),
-                None => {
-                    acc.fill(0.0);
-                    let b_rows = b.slice(s![pc..pc + kcur, ..]);
-                    for (&ap, b_row) in a_blk.iter().zip(b_rows.outer_iter()) {
-                        // Unit column stride was checked by the caller: every row is a slice.
-                        if let Some(b_row) = b_row.to_slice() {
-                            for (x, &bj) in acc.iter_mut().zip(b_row) {
-                                *x = ap.mul_add(bj, *x);
-                            }
-                        }
-                    }
-                }
-            }
+            row_times_rows(&a_blk, &bs[pc * n..(pc + kcur) * n], n, acc);
+            // Later K blocks accumulate onto the earlier ones.
             let beta_blk = if pi == 0 { beta } else { 1.0 };
-            if beta_blk == 0.0 {
-                for (x, &v) in c_row.iter_mut().zip(acc.iter()) {
-                    *x = alpha * v;
-                }
-            } else if beta_blk == 1.0 {
-                for (x, &v) in c_row.iter_mut().zip(acc.iter()) {
-                    *x += alpha * v;
-                }
-            } else {
-                for (x, &v) in c_row.iter_mut().zip(acc.iter()) {
-                    *x = alpha * v + beta_blk * *x;
-                }
-            }
+            store_row(c_row, acc, alpha, beta_blk);
         }
     }
     put_buf(&ROW_ACC, buf);
@@ -363,19 +342,25 @@ fn store_tile(
 ) {
     for (i, t) in tile.iter().enumerate().take(nrows) {
         let start = (row + i) * ldc + col;
-        let c_row = &mut c[start..start + ncols];
-        if beta == 0.0 {
-            for (x, &v) in c_row.iter_mut().zip(t) {
-                *x = alpha * v;
-            }
-        } else if beta == 1.0 {
-            for (x, &v) in c_row.iter_mut().zip(t) {
-                *x += alpha * v;
-            }
-        } else {
-            for (x, &v) in c_row.iter_mut().zip(t) {
-                *x = alpha * v + beta * *x;
-            }
+        store_row(&mut c[start..start + ncols], t, alpha, beta);
+    }
+}
+
+/// `c ← alpha·v + beta·c` over the length of `c` (`v` at least as long), not reading `c`
+/// when `beta = 0`.
+#[inline]
+fn store_row(c: &mut [f32], v: &[f32], alpha: f32, beta: f32) {
+    if beta == 0.0 {
+        for (x, &v) in c.iter_mut().zip(v) {
+            *x = alpha * v;
+        }
+    } else if beta == 1.0 {
+        for (x, &v) in c.iter_mut().zip(v) {
+            *x += alpha * v;
+        }
+    } else {
+        for (x, &v) in c.iter_mut().zip(v) {
+            *x = alpha * v + beta * *x;
         }
     }
 }
