@@ -76,10 +76,18 @@ pub trait Float:
     ) -> bool {
         false
     }
+
+    /// The process-wide cache of this type's large freed buffers.
+    #[doc(hidden)]
+    fn buffer_cache() -> &'static crate::buffer::BufferCache<Self>;
 }
 
 impl Float for f32 {
     const NAME: &'static str = "f32";
+    fn buffer_cache() -> &'static crate::buffer::BufferCache<Self> {
+        static CACHE: crate::buffer::BufferCache<f32> = crate::buffer::BufferCache::new();
+        &CACHE
+    }
     #[inline]
     fn of(v: f64) -> Self {
         v as f32
@@ -130,6 +138,10 @@ impl Float for f32 {
 
 impl Float for f64 {
     const NAME: &'static str = "f64";
+    fn buffer_cache() -> &'static crate::buffer::BufferCache<Self> {
+        static CACHE: crate::buffer::BufferCache<f64> = crate::buffer::BufferCache::new();
+        &CACHE
+    }
     #[inline]
     fn of(v: f64) -> Self {
         v

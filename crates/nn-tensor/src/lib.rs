@@ -21,6 +21,7 @@
 //! # Ok::<(), nn_tensor::TensorError>(())
 //! ```
 
+pub mod buffer;
 mod error;
 mod float;
 pub mod ops;

@@ -19,6 +19,28 @@ pub struct Tensor<T: Float = f32> {
     data: ArcArray<T, IxDyn>,
 }
 
+/// Storage holding nothing, swapped in where a tensor's own storage is taken out.
+fn empty_storage<T: Float>() -> ArcArray<T, IxDyn> {
+    ArcArray::from_shape_vec(IxDyn(&[0]), Vec::new())
+        .unwrap_or_else(|_| unreachable!("an empty vector has shape [0]"))
+}
+
+impl<T: Float> Drop for Tensor<T> {
+    /// Hands a large buffer that no other tensor shares to the buffer cache.
+    fn drop(&mut self) {
+        // Checked first: swapping in empty storage allocates, so only unique buffers pay it.
+        if self.data.len() * std::mem::size_of::<T>() < crate::buffer::MIN_CACHED_BYTES
+            || !self.data.is_unique()
+        {
+            return;
+        }
+        let data = std::mem::replace(&mut self.data, empty_storage());
+        if let Ok(owned) = data.try_into_owned_nocopy() {
+            crate::buffer::recycle(owned.into_raw_vec_and_offset().0);
+        }
+    }
+}
+
 impl<T: Float> Tensor<T> {
     // ---------------------------------------------------------------- construction
 
@@ -63,7 +85,12 @@ impl<T: Float> Tensor<T> {
 
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: impl AsRef<[usize]>, value: T) -> Self {
-        Self::from_array(ArrayD::from_elem(IxDyn(shape.as_ref()), value))
+        let shape = shape.as_ref();
+        let values = crate::buffer::filled(shape.iter().product(), value);
+        Self::from_array(
+            ArrayD::from_shape_vec(IxDyn(shape), values)
+                .unwrap_or_else(|_| unreachable!("the buffer has the shape's length")),
+        )
     }
 
     /// A tensor of zeros.
@@ -305,8 +332,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The owned `ndarray` array (copies only if the buffer is shared).
-    pub fn into_array(self) -> ArrayD<T> {
-        self.data.into_owned()
+    pub fn into_array(mut self) -> ArrayD<T> {
+        std::mem::replace(&mut self.data, empty_storage()).into_owned()
     }
 
     /// A standard-layout (row-major contiguous) tensor: `self` when already so, else a copy.

@@ -3,8 +3,9 @@
 //!
 //! The budgets are today's counts with a margin: they catch a regression (a copy or a
 //! buffer per parameter per step creeping in) and prove that the counts do not grow with the
-//! number of steps (nothing accumulates across steps). A step still allocates its
-//! activations and gradients afresh; see docs/PERFORMANCE.md.
+//! number of steps (nothing accumulates across steps). Large buffers come back from
+//! nn-tensor's buffer cache; a step still allocates its small activations and gradients
+//! afresh; see docs/PERFORMANCE.md.
 
 #![allow(unsafe_code)] // a global allocator is an `unsafe impl` by definition
 
@@ -101,12 +102,14 @@ fn training_and_prediction_heap_traffic_is_bounded_and_steady() {
         steps.iter().all(|&s| s == steps[0]),
         "steps differ: {steps:?}"
     );
-    // Measured: 170 allocations, 1.77 MB: the weight gradients (235 146 floats, 0.94 MB)
-    // and the activations and their gradients (128 × (256 + 128 + 10) floats, a few times
-    // over). A copy of the weights or of Adam's slots per step would add ≥ 0.94 MB each.
+    // Measured: 170 allocations, 0.97 MB. The first layer's weight gradient (784 × 256
+    // floats, 0.8 MB) comes back from nn-tensor's buffer cache each step; the rest is the
+    // smaller weight gradients and the activations and their gradients (128 × (256 + 128 +
+    // 10) floats, a few times over). Without the cache a step allocates 1.77 MB; a copy of
+    // the weights or of Adam's slots per step would add ≥ 0.94 MB.
     let weight_bytes = 235_146 * 4;
     assert!(
-        bytes < weight_bytes * 5 / 2,
+        bytes < weight_bytes * 5 / 4,
         "a step allocated {bytes} bytes (weights are {weight_bytes})"
     );
     assert!(calls < 250, "a step made {calls} allocations");

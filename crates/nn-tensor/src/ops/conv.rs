@@ -405,7 +405,7 @@ fn conv2d_impl<T: Float>(
     let ([n, _, _, c], f, g) = conv_setup(OP, x.shape(), kernel.shape(), stride, padding)?;
     let out_shape = [n, g.out_h, g.out_w, f];
     let patch = g.patch_len(c);
-    let mut out = vec![T::zero(); n * g.out_len() * f];
+    let mut out = crate::buffer::zeroed(n * g.out_len() * f);
     if out.is_empty() || patch == 0 {
         return Tensor::from_vec(out, out_shape);
     }
@@ -441,7 +441,7 @@ fn conv2d_impl<T: Float>(
         let c2 = matrix(OP, cols, rows * g.out_w, patch)?;
         gemm_rows(T::one(), &c2, &w2, T::zero(), out_blk, inner)
     };
-    let new_buf = || vec![T::zero(); blk * cols_row];
+    let new_buf = || crate::buffer::zeroed(blk * cols_row);
     if par {
         out.par_chunks_mut(blk * out_row)
             .enumerate()
@@ -497,7 +497,7 @@ fn kernel_grad<T: Float>(
     };
     let partial = |buf: &mut Vec<T>, ci: usize| -> Result<Vec<T>> {
         let (r0, r1) = (ci * chunk, ((ci + 1) * chunk).min(total_rows));
-        let mut acc = vec![T::zero(); patch * f];
+        let mut acc = crate::buffer::zeroed(patch * f);
         let mut s0 = r0;
         while s0 < r1 {
             let s1 = (s0 + sub).min(r1);
@@ -516,7 +516,7 @@ fn kernel_grad<T: Float>(
         }
         Ok(acc)
     };
-    let new_buf = || vec![T::zero(); if pointwise { 0 } else { sub * cols_row }];
+    let new_buf = || crate::buffer::zeroed(if pointwise { 0 } else { sub * cols_row });
     for first in (0..nchunks).step_by(KERNEL_GRAD_GROUP) {
         let ids = first..(first + KERNEL_GRAD_GROUP).min(nchunks);
         let parts: Vec<Vec<T>> = if par {
@@ -585,7 +585,7 @@ fn input_grad<T: Float>(
         col2im_into(cols, c, g, dx_tile, !par);
         Ok(())
     };
-    let new_buf = || vec![T::zero(); tile * rows_img * patch];
+    let new_buf = || crate::buffer::zeroed(tile * rows_img * patch);
     if par {
         dx.par_chunks_mut(tile * image)
             .enumerate()
@@ -633,8 +633,8 @@ fn conv2d_backward_impl<T: Float>(
     let rows_per_image = g.out_len();
     let patch = g.patch_len(c);
     let image = h * w * c;
-    let mut dx = args.kernel.map(|_| vec![T::zero(); n * image]);
-    let mut dk = args.x.map(|_| vec![T::zero(); patch * f]);
+    let mut dx = args.kernel.map(|_| crate::buffer::zeroed(n * image));
+    let mut dk = args.x.map(|_| crate::buffer::zeroed(patch * f));
     let finish = |dx: Option<Vec<T>>, dk: Option<Vec<T>>| -> Result<_> {
         Ok((
             dx.map(|v| Tensor::from_vec(v, args.x_shape)).transpose()?,
@@ -691,7 +691,7 @@ impl<T: Float> Tensor<T> {
         }
         let rows = n * g.out_len();
         let patch = g.patch_len(c);
-        let mut out = vec![T::zero(); rows * patch];
+        let mut out = crate::buffer::zeroed(rows * patch);
         let x = self.contiguous();
         let xs = x
             .as_slice()
@@ -717,7 +717,7 @@ impl<T: Float> Tensor<T> {
                 rhs: expected.to_vec(),
             });
         }
-        let mut out = vec![T::zero(); n * g.in_h * g.in_w * c];
+        let mut out = crate::buffer::zeroed(n * g.in_h * g.in_w * c);
         let cols = cols.contiguous();
         let cs = cols
             .as_slice()

@@ -28,7 +28,7 @@ fn map_slice<T: Float>(src: &[T], f: &(impl Fn(T) -> T + Sync)) -> Vec<T> {
     if src.len() < ELEMENTWISE_PAR_MIN {
         return src.iter().map(|&x| f(x)).collect();
     }
-    let mut out = vec![T::zero(); src.len()];
+    let mut out = crate::buffer::zeroed(src.len());
     out.par_chunks_mut(PAR_CHUNK)
         .zip(src.par_chunks(PAR_CHUNK))
         .for_each(|(o, s)| {
@@ -44,7 +44,7 @@ fn zip_slices<T: Float>(a: &[T], b: &[T], f: &(impl Fn(T, T) -> T + Sync)) -> Ve
     if a.len() < ELEMENTWISE_PAR_MIN {
         return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
     }
-    let mut out = vec![T::zero(); a.len()];
+    let mut out = crate::buffer::zeroed(a.len());
     out.par_chunks_mut(PAR_CHUNK)
         .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)))
         .for_each(|(o, (a, b))| {
@@ -58,7 +58,7 @@ fn zip_slices<T: Float>(a: &[T], b: &[T], f: &(impl Fn(T, T) -> T + Sync)) -> Ve
 /// `f(big[r·m + j], small[j])` for every row `r` of `big` (row length `m = small.len() > 0`).
 fn zip_rows<T: Float>(big: &[T], small: &[T], f: &(impl Fn(T, T) -> T + Sync)) -> Vec<T> {
     let m = small.len();
-    let mut out = vec![T::zero(); big.len()];
+    let mut out = crate::buffer::zeroed(big.len());
     let kernel = |o: &mut [T], b: &[T]| {
         for (o_row, b_row) in o.chunks_exact_mut(m).zip(b.chunks_exact(m)) {
             for ((o, &x), &y) in o_row.iter_mut().zip(b_row).zip(small) {
@@ -270,7 +270,7 @@ impl<T: Float> Tensor<T> {
             .array()
             .broadcast(IxDyn(&out_shape))
             .ok_or_else(mismatch)?;
-        let mut out = ArrayD::<T>::zeros(IxDyn(&out_shape));
+        let mut out = crate::buffer::zeros_array::<T>(&out_shape);
         let zip = Zip::from(out.view_mut()).and(va).and(vb);
         if n < ELEMENTWISE_PAR_MIN {
             zip.for_each(|o, &x, &y| *o = f(x, y));
@@ -381,7 +381,7 @@ impl<T: Float> Tensor<T> {
                         *o = pick(c, t, f);
                     }
                 };
-                let mut out = vec![T::zero(); n];
+                let mut out = crate::buffer::zeroed(n);
                 if n < ELEMENTWISE_PAR_MIN {
                     kernel(&mut out, c, t, f);
                 } else {
@@ -411,7 +411,7 @@ impl<T: Float> Tensor<T> {
             .array()
             .broadcast(dim.clone())
             .ok_or_else(|| mismatch(on_false))?;
-        let mut out = ArrayD::<T>::zeros(dim);
+        let mut out = crate::buffer::zeros_array::<T>(&out_shape);
         let zip = Zip::from(out.view_mut()).and(vc).and(vt).and(vf);
         if n < ELEMENTWISE_PAR_MIN {
             zip.for_each(|o, &c, &t, &f| *o = pick(c, t, f));
@@ -429,7 +429,7 @@ impl<T: Float> Tensor<T> {
         if let Some(s) = self.as_slice() {
             return tensor_from_vec(map_slice(s, &f), self.shape());
         }
-        let mut out = ArrayD::<T>::zeros(IxDyn(self.shape()));
+        let mut out = crate::buffer::zeros_array::<T>(self.shape());
         let zip = Zip::from(out.view_mut()).and(self.array());
         if self.len() < ELEMENTWISE_PAR_MIN {
             zip.for_each(|o, &x| *o = f(x));

@@ -67,7 +67,7 @@ impl<T: Float> Tensor<T> {
         let row = n * inner;
         let out = match self.as_slice() {
             Some(src) if total >= ELEMENTWISE_PAR_MIN => {
-                let mut out = vec![T::zero(); total];
+                let mut out = crate::buffer::zeroed(total);
                 out.par_chunks_mut(inner)
                     .enumerate()
                     .with_min_len(min_rows(inner))
@@ -78,7 +78,7 @@ impl<T: Float> Tensor<T> {
                 from_vec_checked(OP, &shape, out)?
             }
             Some(src) => {
-                let mut out = Vec::with_capacity(total);
+                let mut out = crate::buffer::with_capacity(total);
                 for o in 0..outer {
                     for &i in indices {
                         let start = o * row + i * inner;
@@ -304,7 +304,7 @@ impl<T: Float> Tensor<T> {
             ));
         }
         check_indices(OP, indices, n)?;
-        let mut dst = vec![T::zero(); checked_len(OP, shape)?];
+        let mut dst = crate::buffer::zeroed(checked_len(OP, shape)?);
         let inner = outer_inner(shape, a).1.max(1);
         // `array().iter()` visits `grad` in logical order whatever its layout.
         for (p, (&i, &v)) in indices.iter().zip(grad.array().iter()).enumerate() {
@@ -326,7 +326,7 @@ impl<T: Float> Tensor<T> {
     }
 
     fn one_hot_checked(op: &'static str, labels: &[usize], shape: Vec<usize>) -> Result<Tensor<T>> {
-        let mut dst = vec![T::zero(); checked_len(op, &shape)?];
+        let mut dst = crate::buffer::zeroed(checked_len(op, &shape)?);
         let depth = shape.last().copied().unwrap_or(1);
         for (r, &l) in labels.iter().enumerate() {
             dst[r * depth + l] = T::one();

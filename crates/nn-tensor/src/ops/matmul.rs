@@ -236,7 +236,7 @@ fn matmul_views<T: Float>(
     if !b_vec {
         out_shape.push(n);
     }
-    let mut out = vec![T::zero(); nbatch * m * n];
+    let mut out = crate::buffer::zeroed(nbatch * m * n);
     if out.is_empty() || k == 0 {
         return Tensor::from_vec(out, out_shape);
     }

@@ -26,7 +26,7 @@ pub(crate) fn checked_len(op: &'static str, shape: &[usize]) -> Result<usize> {
 /// shape is too large to address.
 pub(crate) fn filled<T: Float>(op: &'static str, shape: &[usize], value: T) -> Result<ArrayD<T>> {
     let n = checked_len(op, shape)?;
-    from_vec_checked(op, shape, vec![value; n])
+    from_vec_checked(op, shape, crate::buffer::filled(n, value))
 }
 
 /// Wraps a row-major `Vec` into an array of `shape`, mapping ndarray's error to ours.
@@ -47,8 +47,7 @@ pub(crate) fn from_vec_checked<T: Float>(
 /// A standard-layout copy of `view`. Uses a strided `Zip` copy (fast inner loops, parallel
 /// above [`ELEMENTWISE_PAR_MIN`]) rather than element-by-element n-d iteration.
 pub(crate) fn standard_copy<T: Float>(view: &ArrayViewD<'_, T>) -> ArrayD<T> {
-    // `view` exists, so its shape is addressable and `from_elem` cannot fail.
-    let mut out = ArrayD::from_elem(view.raw_dim(), T::zero());
+    let mut out = crate::buffer::zeros_array(view.shape());
     if out.len() >= ELEMENTWISE_PAR_MIN {
         Zip::from(&mut out).and(view).par_for_each(|o, &x| *o = x);
     } else {
@@ -439,7 +438,7 @@ impl<T: Float> Tensor<T> {
         let out = match slices {
             // Fast path: every input is contiguous, copy whole blocks.
             Some(blocks) => {
-                let mut out = Vec::with_capacity(total);
+                let mut out = crate::buffer::with_capacity(total);
                 for o in 0..outer {
                     for &(s, b) in &blocks {
                         out.extend_from_slice(&s[o * b..(o + 1) * b]);

@@ -228,7 +228,7 @@ fn scatter_argmax<T: Float>(
             len: plane,
         });
     }
-    let mut dx = vec![T::zero(); n * plane];
+    let mut dx = crate::buffer::zeroed(n * plane);
     per_image(
         n,
         (grad, argmax),
@@ -263,7 +263,7 @@ impl<T: Float> Tensor<T> {
         let g = Conv2dGeometry::checked(OP, h, w, pool, stride, padding)?;
         check_plane(OP, h * w * c)?;
         let len = n * g.out_len() * c;
-        let mut vals = vec![T::zero(); len];
+        let mut vals = crate::buffer::zeroed(len);
         let mut idx = vec![0u32; len];
         let x = self.contiguous();
         let xs = x
@@ -314,7 +314,7 @@ impl<T: Float> Tensor<T> {
         const OP: &str = "avg_pool2d";
         let [n, h, w, c] = nhwc(OP, self.shape())?;
         let g = Conv2dGeometry::checked(OP, h, w, pool, stride, padding)?;
-        let mut out = vec![T::zero(); n * g.out_len() * c];
+        let mut out = crate::buffer::zeroed(n * g.out_len() * c);
         let x = self.contiguous();
         let xs = x
             .as_slice()
@@ -353,7 +353,7 @@ impl<T: Float> Tensor<T> {
                 rhs: expected.to_vec(),
             });
         }
-        let mut dx = vec![T::zero(); n * h * w * c];
+        let mut dx = crate::buffer::zeroed(n * h * w * c);
         let gy = grad_out.contiguous();
         let gs = gy
             .as_slice()
@@ -374,7 +374,7 @@ impl<T: Float> Tensor<T> {
     pub fn global_avg_pool2d(&self) -> Result<Tensor<T>> {
         const OP: &str = "global_avg_pool2d";
         let [n, h, w, c] = nhwc(OP, self.shape())?;
-        let mut out = vec![T::zero(); n * c];
+        let mut out = crate::buffer::zeroed(n * c);
         let x = self.contiguous();
         let xs = x
             .as_slice()
@@ -423,7 +423,7 @@ impl<T: Float> Tensor<T> {
         let gs = gy
             .as_slice()
             .ok_or_else(|| TensorError::invalid(OP, "internal: layout"))?;
-        let mut dx = vec![T::zero(); n * h * w * c];
+        let mut dx = crate::buffer::zeroed(n * h * w * c);
         per_image(
             n,
             (gs, &vec![(); n]),

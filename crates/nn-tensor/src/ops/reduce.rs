@@ -199,7 +199,7 @@ fn reduce_rows<T: Float, M: Monoid<T>>(m: M, x: &[T], r: usize) -> Vec<T> {
     if x.len() < ELEMENTWISE_PAR_MIN || rows < 2 {
         return x.chunks_exact(r).map(|row| reduce_slice(m, row)).collect();
     }
-    let mut out = vec![T::zero(); rows];
+    let mut out = crate::buffer::zeroed(rows);
     let min_rows = REDUCE_CHUNK.div_ceil(r).max(1);
     out.par_iter_mut()
         .zip(x.par_chunks_exact(r))
@@ -248,7 +248,7 @@ fn col_pairwise<T: Float, M: Monoid<T>>(
     let hi = &x[half * stride..];
     let (tmp, rest) = scratch.split_at_mut(w);
     if par && rows * w >= COL_PAR_SPLIT {
-        let mut rest_hi = vec![T::zero(); rest.len()];
+        let mut rest_hi = crate::buffer::zeroed(rest.len());
         rayon::join(
             || col_pairwise(m, x, stride, half, out, rest, par),
             || col_pairwise(m, hi, stride, rows - half, tmp, &mut rest_hi, par),
@@ -269,7 +269,7 @@ fn col_pairwise<T: Float, M: Monoid<T>>(
 fn reduce_middle<T: Float, M: Monoid<T>>(m: M, x: &[T], r: usize, inner: usize) -> Vec<T> {
     let block = r * inner;
     let outer = x.len() / block;
-    let mut out = vec![T::zero(); outer * inner];
+    let mut out = crate::buffer::zeroed(outer * inner);
     let depth = col_depth(r);
     let par = x.len() >= ELEMENTWISE_PAR_MIN;
     let strip = |o: usize, s: usize, dst: &mut [T], scratch: &mut Vec<T>| {

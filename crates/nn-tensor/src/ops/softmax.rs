@@ -554,9 +554,9 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(OP, axis, self.shape())?;
         let rows = Rows::new(self, ax);
         let (c, x) = (rows.len, &*rows.data);
-        let mut out = vec![T::zero(); rows.count * c];
+        let mut out = crate::buffer::zeroed(rows.count * c);
         for_row_chunks(rows.count, c, &mut out, c, &mut [], 0, |r0, n, o, _| {
-            let mut refs = vec![T::zero(); c.div_ceil(BLOCK)];
+            let mut refs = crate::buffer::zeroed(c.div_ceil(BLOCK));
             for i in 0..n {
                 let r = r0 + i;
                 softmax_row(
@@ -578,7 +578,7 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(OP, axis, self.shape())?;
         let rows = Rows::new(self, ax);
         let (c, x) = (rows.len, &*rows.data);
-        let mut out = vec![T::zero(); rows.count * c];
+        let mut out = crate::buffer::zeroed(rows.count * c);
         for_row_chunks(rows.count, c, &mut out, c, &mut [], 0, |r0, n, o, _| {
             for i in 0..n {
                 let r = r0 + i;
@@ -602,7 +602,7 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(OP, axis, self.shape())?;
         let rows = Rows::new(self, ax);
         let (c, x) = (rows.len, &*rows.data);
-        let mut out = vec![T::zero(); rows.count];
+        let mut out = crate::buffer::zeroed(rows.count);
         for_row_chunks(rows.count, c, &mut out, 1, &mut [], 0, |r0, n, o, _| {
             for (i, d) in o.iter_mut().enumerate().take(n) {
                 let r = r0 + i;
@@ -625,7 +625,7 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(OP, axis, y.shape())?;
         let (ry, rd) = (Rows::new(y, ax), Rows::new(dy, ax));
         let (c, yd, dd) = (ry.len, &*ry.data, &*rd.data);
-        let mut out = vec![T::zero(); ry.count * c];
+        let mut out = crate::buffer::zeroed(ry.count * c);
         for_row_chunks(ry.count, c, &mut out, c, &mut [], 0, |r0, n, o, _| {
             for i in 0..n {
                 let r = r0 + i;
@@ -655,7 +655,7 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(OP, axis, logp.shape())?;
         let (rl, rd) = (Rows::new(logp, ax), Rows::new(dy, ax));
         let (c, ld, dd) = (rl.len, &*rl.data, &*rd.data);
-        let mut out = vec![T::zero(); rl.count * c];
+        let mut out = crate::buffer::zeroed(rl.count * c);
         for_row_chunks(rl.count, c, &mut out, c, &mut [], 0, |r0, n, o, _| {
             for i in 0..n {
                 let r = r0 + i;
@@ -690,9 +690,9 @@ impl<T: Float> Tensor<T> {
             None => Cow::Owned(dy.to_vec()),
         };
         let (c, xd, g) = (rows.len, &*rows.data, &*dyv);
-        let mut out = vec![T::zero(); rows.count * c];
+        let mut out = crate::buffer::zeroed(rows.count * c);
         for_row_chunks(rows.count, c, &mut out, c, &mut [], 0, |r0, n, o, _| {
-            let mut refs = vec![T::zero(); c.div_ceil(BLOCK)];
+            let mut refs = crate::buffer::zeroed(c.div_ceil(BLOCK));
             for i in 0..n {
                 let r = r0 + i;
                 let (xr, orow) = (&xd[r * c..(r + 1) * c], &mut o[i * c..(i + 1) * c]);
@@ -720,7 +720,7 @@ impl<T: Float> Tensor<T> {
         let (n, c) = check_ce(OP, self, labels)?;
         let rows = Rows::new(self, 1);
         let x = &*rows.data;
-        let mut losses = vec![T::zero(); n];
+        let mut losses = crate::buffer::zeroed(n);
         for_row_chunks(n, c, &mut losses, 1, &mut [], 0, |r0, k, l, _| {
             for (i, d) in l.iter_mut().enumerate().take(k) {
                 let r = r0 + i;
@@ -746,8 +746,8 @@ impl<T: Float> Tensor<T> {
         grad_scale: T,
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let (n, c) = check_ce("softmax_cross_entropy_fwd_bwd", self, labels)?;
-        let mut losses = vec![T::zero(); n];
-        let mut grad = vec![T::zero(); n * c];
+        let mut losses = crate::buffer::zeroed(n);
+        let mut grad = crate::buffer::zeroed(n * c);
         self.softmax_cross_entropy_fwd_bwd_into(labels, grad_scale, &mut losses, &mut grad)?;
         Ok((
             Tensor::from_vec(losses, [n])?,
@@ -779,7 +779,7 @@ impl<T: Float> Tensor<T> {
         let x = &*rows.data;
         let scale = grad_scale.f64();
         for_row_chunks(n, c, losses, 1, grad, c, |r0, k, l, g| {
-            let mut refs = vec![T::zero(); c.div_ceil(BLOCK)];
+            let mut refs = crate::buffer::zeroed(c.div_ceil(BLOCK));
             for (i, d) in l.iter_mut().enumerate().take(k) {
                 let r = r0 + i;
                 let (xr, gr) = (&x[r * c..(r + 1) * c], &mut g[i * c..(i + 1) * c]);
