@@ -68,8 +68,8 @@ pub fn gather_batch<D: Dataset + ?Sized>(
     let fy = sample_len(&target_shape);
     let b = indices.len();
     let too_big = || DataError::invalid(format!("gather: a batch of {b} samples is too large"));
-    let mut xb = vec![0.0f32; b.checked_mul(fx).ok_or_else(too_big)?];
-    let mut yb = vec![0.0f32; b.checked_mul(fy).ok_or_else(too_big)?];
+    let mut xb = nn_tensor::buffer::zeroed(b.checked_mul(fx).ok_or_else(too_big)?);
+    let mut yb = nn_tensor::buffer::zeroed(b.checked_mul(fy).ok_or_else(too_big)?);
     gather_into(dataset, indices, fx, fy, &mut xb, &mut yb);
     let mut xs = Vec::with_capacity(feature_shape.len() + 1);
     xs.push(b);

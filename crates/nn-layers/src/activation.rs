@@ -414,7 +414,7 @@ fn grad_and_column_sums<T: Float>(
     deriv: impl Fn(T, T) -> T,
 ) -> (Vec<T>, Vec<T>) {
     let units = bias.len();
-    let mut dz = vec![T::zero(); g.len()];
+    let mut dz = nn_tensor::buffer::zeroed(g.len());
     let mut db = vec![T::zero(); units];
     let mut partial = vec![T::zero(); units];
     let block = COLUMN_SUM_BLOCK * units;

@@ -206,8 +206,8 @@ fn candidate_loss<T: Float>(
         let gs = g.as_slice().unwrap_or(&[]);
         let hs = h.as_slice().unwrap_or(&[]);
         let ws = w.as_slice().unwrap_or(&[]);
-        let mut gh = needs[0].then(|| vec![T::zero(); n * d]);
-        let mut gw = needs[1].then(|| vec![T::zero(); ws.len()]);
+        let mut gh = needs[0].then(|| nn_tensor::buffer::zeroed(n * d));
+        let mut gw = needs[1].then(|| nn_tensor::buffer::zeroed(ws.len()));
         let mut gb = b_len
             .filter(|_| needs.get(2) == Some(&true))
             .map(|len| vec![T::zero(); len]);

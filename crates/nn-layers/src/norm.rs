@@ -56,7 +56,7 @@ fn for_runs<T: Copy>(xs: &[T], l: Layout, mut f: impl FnMut(usize, &[T])) {
 
 /// `out = a[ch]·u + b[ch]·v + c[ch]` element-wise (`v` may be absent), per channel run.
 fn affine_runs<T: Float>(u: &[T], v: Option<&[T]>, l: Layout, a: &[T], b: &[T], c: &[T]) -> Vec<T> {
-    let mut out = vec![T::zero(); u.len()];
+    let mut out = nn_tensor::buffer::zeroed(u.len());
     if u.is_empty() || l.inner == 0 {
         return out;
     }
@@ -785,7 +785,7 @@ impl<T: Float> LayerNormalization<T> {
             .map_or_else(|| vec![0.0; d], |b| to_f64s(b.value()));
         let mut mean = vec![0.0f64; rows];
         let mut inv = vec![0.0f64; rows];
-        let mut y = vec![T::zero(); xs.len()];
+        let mut y = nn_tensor::buffer::zeroed(xs.len());
         for (r, (row, out)) in xs
             .chunks_exact(d.max(1))
             .zip(y.chunks_exact_mut(d.max(1)))
@@ -816,7 +816,7 @@ impl<T: Float> LayerNormalization<T> {
             let mut dgamma = vec![0.0f64; d];
             let mut dbeta = vec![0.0f64; d];
             let mut dx = if need_x {
-                vec![T::zero(); xs.len()]
+                nn_tensor::buffer::zeroed(xs.len())
             } else {
                 Vec::new()
             };

@@ -200,7 +200,7 @@ pub(crate) fn fused<T: Float>(
         }
         return Ok(Var::constant(Tensor::from_vec(losses, [batch])?));
     }
-    let mut grad = vec![T::zero(); xs.len()];
+    let mut grad = nn_tensor::buffer::zeroed(xs.len());
     for i in 0..batch {
         let mut total = 0.0;
         for t in 0..subs {

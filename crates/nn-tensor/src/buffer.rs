@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use crate::Float;
 
 /// Buffers smaller than this are left to the system allocator.
-pub const MIN_CACHED_BYTES: usize = 256 * 1024;
+pub const MIN_CACHED_BYTES: usize = 64 * 1024;
 
 /// The default bound on the bytes the cache holds.
 pub const DEFAULT_LIMIT_BYTES: usize = 512 * 1024 * 1024;
@@ -127,8 +127,9 @@ pub(crate) fn recycle<T: Float>(buffer: Vec<T>) {
     drop(evicted);
 }
 
-/// A buffer of `len` copies of `value`.
-pub(crate) fn filled<T: Float>(len: usize, value: T) -> Vec<T> {
+/// A buffer of `len` copies of `value`, from the cache when it has a fitting one. Use it
+/// (or [`zeroed`], [`with_capacity`]) for a buffer that becomes a tensor's storage.
+pub fn filled<T: Float>(len: usize, value: T) -> Vec<T> {
     match take(len) {
         Some(mut buffer) => {
             buffer.resize(len, value);
@@ -139,7 +140,7 @@ pub(crate) fn filled<T: Float>(len: usize, value: T) -> Vec<T> {
 }
 
 /// A buffer of `len` zeros.
-pub(crate) fn zeroed<T: Float>(len: usize) -> Vec<T> {
+pub fn zeroed<T: Float>(len: usize) -> Vec<T> {
     filled(len, T::zero())
 }
 
@@ -150,6 +151,6 @@ pub(crate) fn zeros_array<T: Float>(shape: &[usize]) -> ndarray::ArrayD<T> {
 }
 
 /// An empty buffer with room for `len` elements, for filling by `extend` or `push`.
-pub(crate) fn with_capacity<T: Float>(len: usize) -> Vec<T> {
+pub fn with_capacity<T: Float>(len: usize) -> Vec<T> {
     take(len).unwrap_or_else(|| Vec::with_capacity(len))
 }

@@ -26,7 +26,9 @@ fn tensor_from_vec<T: Float>(values: Vec<T>, shape: &[usize]) -> Tensor<T> {
 /// `f` applied to every element of `src`, in parallel above the threshold.
 fn map_slice<T: Float>(src: &[T], f: &(impl Fn(T) -> T + Sync)) -> Vec<T> {
     if src.len() < ELEMENTWISE_PAR_MIN {
-        return src.iter().map(|&x| f(x)).collect();
+        let mut out = crate::buffer::with_capacity(src.len());
+        out.extend(src.iter().map(|&x| f(x)));
+        return out;
     }
     let mut out = crate::buffer::zeroed(src.len());
     out.par_chunks_mut(PAR_CHUNK)
@@ -42,7 +44,9 @@ fn map_slice<T: Float>(src: &[T], f: &(impl Fn(T) -> T + Sync)) -> Vec<T> {
 /// `f(a[i], b[i])` for equally long slices, in parallel above the threshold.
 fn zip_slices<T: Float>(a: &[T], b: &[T], f: &(impl Fn(T, T) -> T + Sync)) -> Vec<T> {
     if a.len() < ELEMENTWISE_PAR_MIN {
-        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+        let mut out = crate::buffer::with_capacity(a.len());
+        out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
+        return out;
     }
     let mut out = crate::buffer::zeroed(a.len());
     out.par_chunks_mut(PAR_CHUNK)
