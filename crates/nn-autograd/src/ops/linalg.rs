@@ -1,8 +1,12 @@
 //! Matrix products.
 
-use nn_tensor::{Float, TensorError};
+use nn_tensor::{Float, Tensor, TensorError};
 
 use crate::{Result, Var};
+
+/// Multiply-adds (`M·K·N`) below which a matmul's two input gradients are computed side by
+/// side rather than one after the other.
+const JOIN_MAX_FLOPS: usize = 1 << 24;
 
 impl<T: Float> Var<T> {
     /// Matrix product: `[M, K]·[K, N]`, batched `[B, M, K]·[B, K, N]`, or a batch against
@@ -25,17 +29,21 @@ impl<T: Float> Var<T> {
             value,
             &[self, other],
             move |g, needs| {
-                let ga = if needs[0] {
-                    Some(if ra == rb {
+                let grad_a = || -> Result<Option<Tensor<T>>> {
+                    if !needs[0] {
+                        return Ok(None);
+                    }
+                    Ok(Some(if ra == rb {
                         g.matmul_t(&b, false, true)?
                     } else {
                         g.matmul(&b.t()?)?
-                    })
-                } else {
-                    None
+                    }))
                 };
-                let gb = if needs[1] {
-                    Some(if ra == rb {
+                let grad_b = || -> Result<Option<Tensor<T>>> {
+                    if !needs[1] {
+                        return Ok(None);
+                    }
+                    Ok(Some(if ra == rb {
                         a.matmul_t(g, true, false)?
                     } else {
                         // Shared matrix: sum over the batch by folding it into the rows.
@@ -44,11 +52,17 @@ impl<T: Float> Var<T> {
                         let a2 = a.reshape([bs * m, k])?;
                         let g2 = g.reshape([bs * m, n])?;
                         a2.matmul_t(&g2, true, false)?
-                    })
-                } else {
-                    None
+                    }))
                 };
-                Ok(vec![ga, gb])
+                // Two small products run side by side, each on one thread: split in two, a
+                // product this small gains little (packing and the fork-join do not shrink).
+                let flops = a.len() * g.shape()[g.ndim() - 1];
+                let (ga, gb) = if needs[0] && needs[1] && flops < JOIN_MAX_FLOPS {
+                    rayon::join(grad_a, grad_b)
+                } else {
+                    (grad_a(), grad_b())
+                };
+                Ok(vec![ga?, gb?])
             },
         ))
     }
