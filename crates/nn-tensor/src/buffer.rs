@@ -81,8 +81,9 @@ fn cacheable<T>(len: usize) -> bool {
     len.saturating_mul(size_of::<T>()) >= MIN_CACHED_BYTES
 }
 
-/// An empty buffer with room for at least `len` elements, from the cache if it has one of
-/// a fitting size (at most a quarter larger, so a small request does not pin a big buffer).
+/// A buffer with room for at least `len` elements (holding the values of its last use),
+/// from the cache if it has one of a fitting size (at most a quarter larger, so a small
+/// request does not pin a big buffer).
 fn take<T: Float>(len: usize) -> Option<Vec<T>> {
     if !cacheable::<T>(len) || CACHED.load(Ordering::Relaxed) == 0 {
         return None;
@@ -97,10 +98,9 @@ fn take<T: Float>(len: usize) -> Option<Vec<T>> {
         .filter(|(_, b)| fits.contains(&b.capacity()))
         .min_by_key(|(_, b)| b.capacity())
         .map(|(i, _)| i);
-    let mut buffer = free.remove(best?);
+    let buffer = free.remove(best?);
     drop(free);
     CACHED.fetch_sub(bytes_of(&buffer), Ordering::Relaxed);
-    buffer.clear();
     Some(buffer)
 }
 
@@ -132,10 +132,23 @@ pub(crate) fn recycle<T: Float>(buffer: Vec<T>) {
 pub fn filled<T: Float>(len: usize, value: T) -> Vec<T> {
     match take(len) {
         Some(mut buffer) => {
+            buffer.clear();
             buffer.resize(len, value);
             buffer
         }
         None => vec![value; len],
+    }
+}
+
+/// A buffer of `len` elements whose values are unspecified (those of its last use, or
+/// zeros): for a kernel that writes every element, so a reused buffer is not zeroed first.
+pub fn for_overwrite<T: Float>(len: usize) -> Vec<T> {
+    match take(len) {
+        Some(mut buffer) => {
+            buffer.resize(len, T::zero());
+            buffer
+        }
+        None => vec![T::zero(); len],
     }
 }
 
@@ -152,5 +165,11 @@ pub(crate) fn zeros_array<T: Float>(shape: &[usize]) -> ndarray::ArrayD<T> {
 
 /// An empty buffer with room for `len` elements, for filling by `extend` or `push`.
 pub fn with_capacity<T: Float>(len: usize) -> Vec<T> {
-    take(len).unwrap_or_else(|| Vec::with_capacity(len))
+    match take(len) {
+        Some(mut buffer) => {
+            buffer.clear();
+            buffer
+        }
+        None => Vec::with_capacity(len),
+    }
 }

@@ -1,10 +1,14 @@
-//! The buffer cache is process-wide, so its checks run in one test, in their own process.
+//! The buffer cache is process-wide, so its checks run in their own process, one at a time.
 
 use nn_tensor::buffer::{cached_bytes, clear, limit, set_limit, MIN_CACHED_BYTES};
 use nn_tensor::Tensor;
 
+// The tests share the process-wide cache, so they take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn buffer_cache_reuses_bounds_and_never_hands_out_a_shared_buffer() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     clear();
     assert_eq!(cached_bytes(), 0);
 
@@ -88,4 +92,85 @@ fn buffer_cache_reuses_bounds_and_never_hands_out_a_shared_buffer() {
     drop(Tensor::<f32>::ones([MIN_CACHED_BYTES]));
     assert_eq!(cached_bytes(), 0);
     set_limit(before);
+}
+
+/// Every kernel that takes its output buffer without zeroing it must write every element:
+/// with the cache full of NaN-filled buffers of the output sizes, results are bit-identical
+/// to those computed with the cache off.
+#[test]
+fn kernels_that_skip_zeroing_write_every_element() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    use nn_tensor::Padding;
+    type Run = Box<dyn Fn() -> Vec<Vec<f32>>>;
+    let x = Tensor::<f32>::rand_normal([32, 28, 28, 4], 0.0, 1.0, 1);
+    let k = Tensor::<f32>::rand_normal([3, 3, 4, 8], 0.0, 0.3, 2);
+    let a = Tensor::<f32>::rand_normal([128, 600], 0.0, 1.0, 3);
+    let b = Tensor::<f32>::rand_normal([600, 200], 0.0, 1.0, 4);
+    let row = Tensor::<f32>::rand_normal([600], 0.0, 1.0, 5);
+    let labels: Vec<usize> = (0..128).map(|i| (i * 7) % 600).collect();
+    let runs: Vec<(&str, Run)> = vec![
+        ("conv2d", {
+            let (x, k) = (x.clone(), k.clone());
+            Box::new(move || vec![x.conv2d(&k, (1, 1), Padding::Valid).unwrap().to_vec()])
+        }),
+        ("max_pool2d", {
+            let x = x.clone();
+            Box::new(move || {
+                let p = x.max_pool2d((2, 2), (2, 2), Padding::Valid).unwrap();
+                vec![p.values.to_vec()]
+            })
+        }),
+        ("matmul", {
+            let (a, b) = (a.clone(), b.clone());
+            Box::new(move || vec![a.matmul(&b).unwrap().to_vec()])
+        }),
+        ("element-wise", {
+            let (a, row) = (a.clone(), row.clone());
+            Box::new(move || {
+                vec![
+                    a.exp().to_vec(),
+                    a.add(&a).unwrap().to_vec(),
+                    a.mul(&row).unwrap().to_vec(),
+                    a.relu().to_vec(),
+                ]
+            })
+        }),
+        ("softmax", {
+            let a = a.clone();
+            let labels = labels.clone();
+            Box::new(move || {
+                let (loss, grad) = a.softmax_cross_entropy_fwd_bwd(&labels, 0.5).unwrap();
+                vec![
+                    a.softmax(-1).unwrap().to_vec(),
+                    a.log_softmax(-1).unwrap().to_vec(),
+                    loss.to_vec(),
+                    grad.to_vec(),
+                ]
+            })
+        }),
+    ];
+    let before = limit();
+    for (name, run) in &runs {
+        set_limit(0);
+        let cold = run();
+        set_limit(before);
+        // Alive together, so each is a buffer of its own; then all go to the cache.
+        let poisoned: Vec<_> = cold
+            .iter()
+            .flat_map(|out| (0..2).map(|_| Tensor::<f32>::full([out.len()], f32::NAN)))
+            .collect();
+        drop(poisoned);
+        let warm = run();
+        clear();
+        for (o, (c, w)) in cold.iter().zip(&warm).enumerate() {
+            let first_diff = c
+                .iter()
+                .zip(w)
+                .position(|(x, y)| x.to_bits() != y.to_bits());
+            assert_eq!(
+                first_diff, None,
+                "{name}, output {o}: a reused buffer leaked into the result"
+            );
+        }
+    }
 }

@@ -405,7 +405,8 @@ fn conv2d_impl<T: Float>(
     let ([n, _, _, c], f, g) = conv_setup(OP, x.shape(), kernel.shape(), stride, padding)?;
     let out_shape = [n, g.out_h, g.out_w, f];
     let patch = g.patch_len(c);
-    let mut out = crate::buffer::zeroed(n * g.out_len() * f);
+    // Every element is written by a GEMM with beta = 0 (or the output is empty).
+    let mut out = crate::buffer::for_overwrite(n * g.out_len() * f);
     if out.is_empty() || patch == 0 {
         return Tensor::from_vec(out, out_shape);
     }

@@ -30,7 +30,7 @@ fn map_slice<T: Float>(src: &[T], f: &(impl Fn(T) -> T + Sync)) -> Vec<T> {
         out.extend(src.iter().map(|&x| f(x)));
         return out;
     }
-    let mut out = crate::buffer::zeroed(src.len());
+    let mut out = crate::buffer::for_overwrite(src.len());
     out.par_chunks_mut(PAR_CHUNK)
         .zip(src.par_chunks(PAR_CHUNK))
         .for_each(|(o, s)| {
@@ -48,7 +48,7 @@ fn zip_slices<T: Float>(a: &[T], b: &[T], f: &(impl Fn(T, T) -> T + Sync)) -> Ve
         out.extend(a.iter().zip(b).map(|(&x, &y)| f(x, y)));
         return out;
     }
-    let mut out = crate::buffer::zeroed(a.len());
+    let mut out = crate::buffer::for_overwrite(a.len());
     out.par_chunks_mut(PAR_CHUNK)
         .zip(a.par_chunks(PAR_CHUNK).zip(b.par_chunks(PAR_CHUNK)))
         .for_each(|(o, (a, b))| {
@@ -62,7 +62,7 @@ fn zip_slices<T: Float>(a: &[T], b: &[T], f: &(impl Fn(T, T) -> T + Sync)) -> Ve
 /// `f(big[r·m + j], small[j])` for every row `r` of `big` (row length `m = small.len() > 0`).
 fn zip_rows<T: Float>(big: &[T], small: &[T], f: &(impl Fn(T, T) -> T + Sync)) -> Vec<T> {
     let m = small.len();
-    let mut out = crate::buffer::zeroed(big.len());
+    let mut out = crate::buffer::for_overwrite(big.len());
     let kernel = |o: &mut [T], b: &[T]| {
         for (o_row, b_row) in o.chunks_exact_mut(m).zip(b.chunks_exact(m)) {
             for ((o, &x), &y) in o_row.iter_mut().zip(b_row).zip(small) {
@@ -385,7 +385,7 @@ impl<T: Float> Tensor<T> {
                         *o = pick(c, t, f);
                     }
                 };
-                let mut out = crate::buffer::zeroed(n);
+                let mut out = crate::buffer::for_overwrite(n);
                 if n < ELEMENTWISE_PAR_MIN {
                     kernel(&mut out, c, t, f);
                 } else {

@@ -236,7 +236,12 @@ fn matmul_views<T: Float>(
     if !b_vec {
         out_shape.push(n);
     }
-    let mut out = crate::buffer::zeroed(nbatch * m * n);
+    // A product over an empty K is zeros; otherwise a GEMM with beta = 0 writes every element.
+    let mut out = if k == 0 {
+        crate::buffer::zeroed(nbatch * m * n)
+    } else {
+        crate::buffer::for_overwrite(nbatch * m * n)
+    };
     if out.is_empty() || k == 0 {
         return Tensor::from_vec(out, out_shape);
     }

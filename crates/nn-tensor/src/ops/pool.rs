@@ -263,7 +263,7 @@ impl<T: Float> Tensor<T> {
         let g = Conv2dGeometry::checked(OP, h, w, pool, stride, padding)?;
         check_plane(OP, h * w * c)?;
         let len = n * g.out_len() * c;
-        let mut vals = crate::buffer::zeroed(len);
+        let mut vals = crate::buffer::for_overwrite(len);
         let mut idx = vec![0u32; len];
         let x = self.contiguous();
         let xs = x

@@ -554,7 +554,7 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(OP, axis, self.shape())?;
         let rows = Rows::new(self, ax);
         let (c, x) = (rows.len, &*rows.data);
-        let mut out = crate::buffer::zeroed(rows.count * c);
+        let mut out = crate::buffer::for_overwrite(rows.count * c);
         for_row_chunks(rows.count, c, &mut out, c, &mut [], 0, |r0, n, o, _| {
             let mut refs = crate::buffer::zeroed(c.div_ceil(BLOCK));
             for i in 0..n {
@@ -578,7 +578,7 @@ impl<T: Float> Tensor<T> {
         let ax = normalize_axis(OP, axis, self.shape())?;
         let rows = Rows::new(self, ax);
         let (c, x) = (rows.len, &*rows.data);
-        let mut out = crate::buffer::zeroed(rows.count * c);
+        let mut out = crate::buffer::for_overwrite(rows.count * c);
         for_row_chunks(rows.count, c, &mut out, c, &mut [], 0, |r0, n, o, _| {
             for i in 0..n {
                 let r = r0 + i;
@@ -747,7 +747,7 @@ impl<T: Float> Tensor<T> {
     ) -> Result<(Tensor<T>, Tensor<T>)> {
         let (n, c) = check_ce("softmax_cross_entropy_fwd_bwd", self, labels)?;
         let mut losses = crate::buffer::zeroed(n);
-        let mut grad = crate::buffer::zeroed(n * c);
+        let mut grad = crate::buffer::for_overwrite(n * c);
         self.softmax_cross_entropy_fwd_bwd_into(labels, grad_scale, &mut losses, &mut grad)?;
         Ok((
             Tensor::from_vec(losses, [n])?,
