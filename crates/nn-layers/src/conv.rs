@@ -8,8 +8,10 @@
 //! autograd ops after the fused node.
 
 use nn_autograd::Var;
+use nn_tensor::parallel::ELEMENTWISE_PAR_MIN;
 use nn_tensor::random::Rng;
 use nn_tensor::{Conv2dGeometry, Float, Padding, Tensor, TensorError};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::layer::{shape_error, single_input, single_shape};
@@ -38,26 +40,82 @@ fn unknown_activation_error(layer: &str, name: &str) -> LayerError {
 }
 
 /// Sums a row-major `[rows, width]` buffer over its rows (the bias gradient), in blocks of
-/// rows so that `f32` sums over large batches keep their precision.
+/// rows so that `f32` sums over large batches keep their precision. Large buffers sum their
+/// blocks in parallel; the block sums are added in order either way, so the result does not
+/// depend on the thread count.
 pub(crate) fn sum_rows<T: Float>(data: &[T], width: usize) -> Vec<T> {
     const BLOCK_ROWS: usize = 256;
     let mut total = vec![T::zero(); width];
     if width == 0 {
         return total;
     }
-    let mut partial = vec![T::zero(); width];
-    for block in data.chunks(BLOCK_ROWS * width) {
+    let block_sum = |block: &[T], partial: &mut [T]| {
         partial.iter_mut().for_each(|p| *p = T::zero());
         for row in block.chunks_exact(width) {
             for (p, &v) in partial.iter_mut().zip(row) {
                 *p += v;
             }
         }
-        for (t, &p) in total.iter_mut().zip(&partial) {
-            *t += p;
+    };
+    let blocks = data.chunks(BLOCK_ROWS * width);
+    if data.len() >= ELEMENTWISE_PAR_MIN && rayon::current_num_threads() > 1 {
+        let partials: Vec<Vec<T>> = data
+            .par_chunks(BLOCK_ROWS * width)
+            .map(|block| {
+                let mut partial = vec![T::zero(); width];
+                block_sum(block, &mut partial);
+                partial
+            })
+            .collect();
+        for partial in &partials {
+            for (t, &p) in total.iter_mut().zip(partial) {
+                *t += p;
+            }
+        }
+    } else {
+        let mut partial = vec![T::zero(); width];
+        for block in blocks {
+            block_sum(block, &mut partial);
+            for (t, &p) in total.iter_mut().zip(&partial) {
+                *t += p;
+            }
         }
     }
     total
+}
+
+/// `y ← max(y + bias, 0)` (or without the bias, or without the ReLU) over a row-major
+/// `[rows, f]` buffer, in parallel above the element-wise threshold.
+fn bias_relu_in_place<T: Float>(ys: &mut [T], f: usize, bias: Option<&[T]>, relu: bool) {
+    let run = |chunk: &mut [T]| match (bias, relu) {
+        // Separate loops keep the inner loops branch-free (vectorized selects).
+        (Some(bs), true) => {
+            for row in chunk.chunks_exact_mut(f) {
+                for (v, &bv) in row.iter_mut().zip(bs) {
+                    let s = *v + bv;
+                    *v = if s < T::zero() { T::zero() } else { s };
+                }
+            }
+        }
+        (Some(bs), false) => {
+            for row in chunk.chunks_exact_mut(f) {
+                for (v, &bv) in row.iter_mut().zip(bs) {
+                    *v += bv;
+                }
+            }
+        }
+        (None, true) => chunk.iter_mut().for_each(|v| {
+            *v = if *v < T::zero() { T::zero() } else { *v };
+        }),
+        (None, false) => {}
+    };
+    if ys.len() >= ELEMENTWISE_PAR_MIN && rayon::current_num_threads() > 1 {
+        // Whole rows per task, about 16 K values each.
+        let rows_per_task = (1 << 14) / f.max(1) + 1;
+        ys.par_chunks_mut(rows_per_task * f).for_each(run);
+    } else {
+        run(ys);
+    }
 }
 
 /// The window geometry of a convolution over an `h × w` image, as a layer error naming the
@@ -111,34 +169,15 @@ fn fused_conv<T: Float>(
     let y4 = y.shape().to_vec();
     let f = k4[3];
     {
-        let ys = y.make_contiguous_mut();
-        match (bias, relu) {
-            (Some(b), _) => {
-                let b = b.value().contiguous();
-                let bs = b
-                    .as_slice()
-                    .ok_or_else(|| TensorError::invalid(op, "internal: bias layout"))?;
-                // Separate loops keep the inner loops branch-free (vectorized selects).
-                if relu {
-                    for row in ys.chunks_exact_mut(f) {
-                        for (v, &bv) in row.iter_mut().zip(bs) {
-                            let s = *v + bv;
-                            *v = if s < T::zero() { T::zero() } else { s };
-                        }
-                    }
-                } else {
-                    for row in ys.chunks_exact_mut(f) {
-                        for (v, &bv) in row.iter_mut().zip(bs) {
-                            *v += bv;
-                        }
-                    }
-                }
-            }
-            (None, true) => ys.iter_mut().for_each(|v| {
-                *v = if *v < T::zero() { T::zero() } else { *v };
-            }),
-            (None, false) => {}
-        }
+        let b = bias.map(|b| b.value().contiguous());
+        let bs = match &b {
+            Some(b) => Some(
+                b.as_slice()
+                    .ok_or_else(|| TensorError::invalid(op, "internal: bias layout"))?,
+            ),
+            None => None,
+        };
+        bias_relu_in_place(y.make_contiguous_mut(), f, bs, relu);
     }
     let y = if out_rank == 3 {
         y.reshape([y4[0], y4[2], y4[3]])?
@@ -751,5 +790,52 @@ impl<T: Float> Layer<T> for Conv1D<T> {
 
     fn clone_box(&self) -> Box<dyn Layer<T>> {
         Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on_threads<R: Send>(n: usize, f: impl FnOnce() -> R + Send) -> R {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+            .install(f)
+    }
+
+    #[test]
+    fn bias_gradient_and_epilogue_do_not_depend_on_the_thread_count() {
+        let (rows, f) = (3000, 32);
+        let data = Tensor::<f32>::rand_normal([rows * f], 0.0, 1.0, 9).to_vec();
+        let bias = Tensor::<f32>::rand_normal([f], 0.0, 1.0, 10).to_vec();
+        let one = on_threads(1, || sum_rows(&data, f));
+        let two = on_threads(2, || sum_rows(&data, f));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&one), bits(&two));
+        // Against a plain f64 sum, to within f32 rounding of blocked sums.
+        for (j, &s) in one.iter().enumerate() {
+            let exact: f64 = (0..rows).map(|r| data[r * f + j] as f64).sum();
+            assert!(
+                (s as f64 - exact).abs() < 1e-3,
+                "column {j}: {s} vs {exact}"
+            );
+        }
+        for (b, relu) in [
+            (Some(&bias[..]), true),
+            (Some(&bias[..]), false),
+            (None, true),
+        ] {
+            let mut a = data.clone();
+            let mut c = data.clone();
+            on_threads(1, || bias_relu_in_place(&mut a, f, b, relu));
+            on_threads(2, || bias_relu_in_place(&mut c, f, b, relu));
+            assert_eq!(bits(&a), bits(&c));
+            let (r, j) = (2999, 31);
+            let pre = data[r * f + j] + b.map_or(0.0, |b| b[j]);
+            let want = if relu { pre.max(0.0) } else { pre };
+            assert_eq!(a[r * f + j], want);
+        }
     }
 }

@@ -14,6 +14,8 @@ use std::mem::size_of;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use rayon::prelude::*;
+
 use crate::Float;
 
 /// Buffers smaller than this are left to the system allocator.
@@ -132,11 +134,24 @@ pub(crate) fn recycle<T: Float>(buffer: Vec<T>) {
 pub fn filled<T: Float>(len: usize, value: T) -> Vec<T> {
     match take(len) {
         Some(mut buffer) => {
-            buffer.clear();
+            let reused = buffer.len().min(len);
+            buffer.truncate(len);
             buffer.resize(len, value);
+            fill(&mut buffer[..reused], value);
             buffer
         }
         None => vec![value; len],
+    }
+}
+
+/// `dst.fill(value)`, split over the pool for buffers of megabytes.
+fn fill<T: Float>(dst: &mut [T], value: T) {
+    const PAR_MIN: usize = 1 << 18;
+    if dst.len() >= PAR_MIN && rayon::current_num_threads() > 1 {
+        dst.par_chunks_mut(PAR_MIN / 4)
+            .for_each(|chunk| chunk.fill(value));
+    } else {
+        dst.fill(value);
     }
 }
 
