@@ -57,24 +57,22 @@ pub(crate) fn sum_rows<T: Float>(data: &[T], width: usize) -> Vec<T> {
             }
         }
     };
-    let blocks = data.chunks(BLOCK_ROWS * width);
+    let block_len = BLOCK_ROWS * width;
     if data.len() >= ELEMENTWISE_PAR_MIN && rayon::current_num_threads() > 1 {
-        let partials: Vec<Vec<T>> = data
-            .par_chunks(BLOCK_ROWS * width)
-            .map(|block| {
-                let mut partial = vec![T::zero(); width];
-                block_sum(block, &mut partial);
-                partial
-            })
-            .collect();
-        for partial in &partials {
+        // One buffer holds every block's sums; they are added to the total in block order.
+        let mut partials = vec![T::zero(); data.len().div_ceil(block_len) * width];
+        partials
+            .par_chunks_mut(width)
+            .zip(data.par_chunks(block_len))
+            .for_each(|(partial, block)| block_sum(block, partial));
+        for partial in partials.chunks_exact(width) {
             for (t, &p) in total.iter_mut().zip(partial) {
                 *t += p;
             }
         }
     } else {
         let mut partial = vec![T::zero(); width];
-        for block in blocks {
+        for block in data.chunks(block_len) {
             block_sum(block, &mut partial);
             for (t, &p) in total.iter_mut().zip(&partial) {
                 *t += p;
