@@ -77,6 +77,16 @@ pub trait Float:
         false
     }
 
+    /// `A·B` for a few rows of `A` and a large `B`, split over two cores, if this type has
+    /// the kernel for it in this build and the product is of that kind; `None` otherwise.
+    #[doc(hidden)]
+    fn few_rows_split(
+        _a: &crate::Tensor<Self>,
+        _b: &crate::Tensor<Self>,
+    ) -> Option<crate::Tensor<Self>> {
+        None
+    }
+
     /// The process-wide cache of this type's large freed buffers.
     #[doc(hidden)]
     fn buffer_cache() -> &'static crate::buffer::BufferCache<Self>;
@@ -133,6 +143,13 @@ impl Float for f32 {
         }
         crate::ops::packed_gemm::sgemm(alpha, a, b, beta, c, max_blocks);
         true
+    }
+
+    fn few_rows_split(
+        a: &crate::Tensor<f32>,
+        b: &crate::Tensor<f32>,
+    ) -> Option<crate::Tensor<f32>> {
+        crate::ops::packed_gemm::few_rows_split(a, b)
     }
 }
 

@@ -301,6 +301,9 @@ impl<T: Float> Tensor<T> {
     /// [`TensorError::ShapeMismatch`] naming `matmul` and both shapes if the inner dimensions
     /// differ, the batch dimensions do not broadcast, or an operand is 0-D.
     pub fn matmul(&self, other: &Tensor<T>) -> Result<Tensor<T>> {
+        if let Some(product) = T::few_rows_split(self, other) {
+            return Ok(product);
+        }
         matmul_views(
             "matmul",
             self.view(),

@@ -13,6 +13,13 @@
 //! thread live in thread-locals and are reused, so repeated products allocate nothing but
 //! their result.
 //!
+//! Threads: a product with more than one row block per thread, or a large `B`, shares one
+//! packed `B` between parallel row blocks. A smaller product called from outside the pool
+//! (a user's own loop) is cut into one row piece per thread, each packing its own `B`, the
+//! caller computing a piece itself ([`private_pieces`]). One to four rows times a large `B`
+//! (predicting on one sample) skip packing and, when the pool's workers are awake, split the
+//! columns over two cores ([`few_rows_split`]).
+//!
 //! The micro-kernel is plain Rust: `[[f32; NR]; MR]` accumulators updated with
 //! [`f32::mul_add`] over `chunks_exact` of the panels, which LLVM turns into 12 `vfmadd231ps`
 //! on `ymm` registers per `k` step when FMA is enabled at compile time (`x86-64-v3`, see
@@ -21,15 +28,18 @@
 //!
 //! Determinism: each output element is the same chain of fused multiply-adds over `k` in
 //! increasing order within a `KC` block, the blocks added to `C` in increasing order; `KC`
-//! depends only on `K`. Threads split the rows of `C` (never `K`), so results are
+//! depends only on `K`. Threads split the rows or columns of `C` (never `K`), so results are
 //! bit-identical for any number of threads.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use ndarray::{s, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
-use crate::parallel;
+use crate::{parallel, Tensor};
 
 /// Rows of the register tile.
 const MR: usize = 6;
@@ -113,9 +123,6 @@ pub(crate) fn sgemm(
             return;
         }
     }
-    // All of K is packed at once for NC columns, so each parallel step covers every K block.
-    let nc = n.min(NC).min((B_PACK_MAX / k / NR).max(1) * NR);
-
     let threads = parallel::threads();
     let flops = m.saturating_mul(k).saturating_mul(n);
     let panels = m.div_ceil(MR);
@@ -127,7 +134,67 @@ pub(crate) fn sgemm(
         1
     };
     let piece_rows = panels.div_ceil(pieces) * MR;
+    let outside_pool = rayon::current_thread_index().is_none();
+    if pieces > 1 && outside_pool && m.div_ceil(MC) <= pieces && k * n < PAR_PACK_MIN {
+        // At most one row block per thread and a right-hand side packed serially.
+        private_pieces(alpha, a, b, beta, c, piece_rows, kc);
+    } else {
+        shared_b(alpha, a, b, beta, c, pieces, piece_rows, kc);
+    }
+}
 
+/// A small product called from outside the pool, split into row pieces that run side by
+/// side, each a whole serial product packing its own copy of `B`; the caller computes the first
+/// piece itself (see [`parallel::join`]).
+///
+/// Sharing one packed `B` would mean packing it first on the caller (below [`PAR_PACK_MIN`] a
+/// parallel pack costs more than it saves) and then having a worker read panels just written
+/// by another core: the private copy costs no more on the critical path and needs one fork
+/// instead of two (W4 on 2 threads, 4 alternating rounds: 128×784×256 at 141–143 → 193–198
+/// GFLOP/s, 128×256×128 at 93–98 → 180–185). Inside the pool, in training, it measured slower
+/// (W1 epoch 0.43 → 0.47 s, 6 alternating runs): both cores then read the whole weight
+/// matrix, and the optimizer's writes to it afterwards took twice as long in the profile.
+fn private_pieces(
+    alpha: f32,
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    beta: f32,
+    c: &mut [f32],
+    piece_rows: usize,
+    kc: usize,
+) {
+    let m = a.nrows();
+    let count = m.div_ceil(piece_rows);
+    if count <= 1 {
+        shared_b(alpha, a, b, beta, c, 1, piece_rows, kc);
+        return;
+    }
+    let split = count / 2 * piece_rows;
+    let (c_top, c_bottom) = c.split_at_mut(split * b.ncols());
+    let (a_top, a_bottom) = a.view().split_at(ndarray::Axis(0), split);
+    parallel::join(
+        || private_pieces(alpha, &a_top, b, beta, c_top, piece_rows, kc),
+        || private_pieces(alpha, &a_bottom, b, beta, c_bottom, piece_rows, kc),
+    );
+}
+
+/// The packed product with one packed `B` block shared by `pieces` row blocks of
+/// `piece_rows` rows that run in parallel (one block runs on the calling thread).
+#[allow(clippy::too_many_arguments)]
+fn shared_b(
+    alpha: f32,
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    beta: f32,
+    c: &mut [f32],
+    pieces: usize,
+    piece_rows: usize,
+    kc: usize,
+) {
+    let k = a.ncols();
+    let n = b.ncols();
+    // All of K is packed at once for NC columns, so each parallel step covers every K block.
+    let nc = n.min(NC).min((B_PACK_MAX / k / NR).max(1) * NR);
     let mut b_pack = take_buf(&B_PACK, nc.div_ceil(NR) * NR * k);
     for jc in (0..n).step_by(nc) {
         let ncur = nc.min(n - jc);
@@ -195,30 +262,159 @@ fn few_rows(
     c: &mut [f32],
     kc: usize,
 ) {
+    few_rows_cols(alpha, a, bs, n, 0..n, beta, c, n, kc);
+}
+
+/// [`few_rows`] for the columns `cols` of `B` only, written to the first `cols.len()` entries
+/// of each `ldc`-long row of `c`. Each element is computed exactly as by [`few_rows`].
+#[allow(clippy::too_many_arguments)]
+fn few_rows_cols(
+    alpha: f32,
+    a: &ArrayView2<'_, f32>,
+    bs: &[f32],
+    n: usize,
+    cols: std::ops::Range<usize>,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+    kc: usize,
+) {
     let k = a.ncols();
-    let mut buf = take_buf(&ROW_ACC, n);
-    let acc = &mut buf[..n];
-    for (a_row, c_row) in a.outer_iter().zip(c.chunks_exact_mut(n)) {
+    let width = cols.len();
+    let mut buf = take_buf(&ROW_ACC, width);
+    let acc = &mut buf[..width];
+    for (a_row, c_row) in a.outer_iter().zip(c.chunks_mut(ldc)) {
         for (pi, pc) in (0..k).step_by(kc).enumerate() {
             let kcur = kc.min(k - pc);
             let a_blk = a_row.slice(s![pc..pc + kcur]);
-            row_times_rows(&a_blk, &bs[pc * n..(pc + kcur) * n], n, acc);
+            row_times_rows(&a_blk, &bs[pc * n..(pc + kcur) * n], n, cols.start, acc);
             // Later K blocks accumulate onto the earlier ones.
             let beta_blk = if pi == 0 { beta } else { 1.0 };
-            store_row(c_row, acc, alpha, beta_blk);
+            store_row(&mut c_row[..width], acc, alpha, beta_blk);
         }
     }
     put_buf(&ROW_ACC, buf);
 }
 
+/// Smallest `B` (elements) whose product with a few rows is split by columns over two cores
+/// (see [`few_rows_split`]).
+const SPLIT_FEW_ROWS_MIN: usize = 1 << 17;
+
+/// Longest gap after the previous few-rows product for which [`few_rows_split`] counts on a
+/// pool worker still being awake. Idle rayon workers go to sleep within some tens of
+/// microseconds, and waking one costs more than the split saves: predicting on one sample
+/// back to back with busy gaps of 10 / 30 / 60 / 100 µs took 12.2 / 14.8 / 21.5 / 27.1 µs
+/// split against 16.5 / 16.5 / 16.5 / 17.5 µs on one thread.
+const AWAKE_GAP_NS: u64 = 30_000;
+
+/// When the last few-rows product ended, in nanoseconds since [`clock_ns`]'s origin (0:
+/// never).
+static LAST_FEW_ROWS_END: AtomicU64 = AtomicU64::new(0);
+
+/// Nanoseconds since the first call (at least 1).
+fn clock_ns() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let ns = ORIGIN.get_or_init(Instant::now).elapsed().as_nanos();
+    u64::try_from(ns).unwrap_or(u64::MAX).max(1)
+}
+
+/// The right half of a [`few_rows_split`] product, offered to the pool.
+#[derive(Default)]
+struct OfferedHalf {
+    /// Set by whoever computes the half: the pool task, or the caller if it gets there first.
+    claimed: AtomicBool,
+    /// Set by the pool task once `values` holds its result.
+    done: AtomicBool,
+    values: Mutex<Vec<f32>>,
+}
+
+/// `A·B` for a few rows of `A` (`m ≤ 4`) and a large contiguous `B` (at least
+/// [`SPLIT_FEW_ROWS_MIN`] elements), its columns split over two cores; `None` if the product
+/// is not of that kind, the pool has one thread, or this build has no packed kernel.
+///
+/// Predicting on one sample is a few such products, bound by how fast one core's L2 streams
+/// `B` (784×256 on the project machine: 10.3 µs, 78 GB/s). The caller computes the left half
+/// of the columns while a pool task is offered the right half. The task owns clones of the
+/// operands (tensors share their buffers), so the caller never waits for a worker to start:
+/// if none has claimed the right half by the time the left one is done, the caller computes
+/// it too, and the task later finds it claimed and returns. Each element is computed exactly
+/// as by [`few_rows`], so the result does not depend on who computed which half.
+pub(crate) fn few_rows_split(a: &Tensor<f32>, b: &Tensor<f32>) -> Option<Tensor<f32>> {
+    if !available() || a.ndim() != 2 || b.ndim() != 2 || parallel::threads() < 2 {
+        return None;
+    }
+    let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+    if m == 0 || m > SMALL_M_MAX || b.shape()[0] != k || k.saturating_mul(n) < SPLIT_FEW_ROWS_MIN {
+        return None;
+    }
+    let bs = b.as_slice()?;
+    let a_view = a.view().into_dimensionality::<ndarray::Ix2>().ok()?;
+    let kc = k.div_ceil(k.div_ceil(KC));
+    // The left part ends on a register chunk, so both halves run full chunks.
+    let split = (n / 2).div_ceil(ROW_CHUNK) * ROW_CHUNK;
+    if split == 0 || split >= n {
+        return None;
+    }
+    let mut out = crate::buffer::for_overwrite(m * n);
+    let last_end = LAST_FEW_ROWS_END.load(Ordering::Relaxed);
+    if last_end == 0 || clock_ns().saturating_sub(last_end) > AWAKE_GAP_NS {
+        // The workers are likely asleep: one core, as in `few_rows`.
+        few_rows(1.0, &a_view, bs, n, 0.0, &mut out, kc);
+        LAST_FEW_ROWS_END.store(clock_ns(), Ordering::Relaxed);
+        return Tensor::from_vec(out, [m, n]).ok();
+    }
+    let right = split..n;
+    let offered = Arc::new(OfferedHalf::default());
+    {
+        let (a, b, offered, right) = (a.clone(), b.clone(), Arc::clone(&offered), right.clone());
+        rayon::spawn(move || {
+            if offered.claimed.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            let values = match (b.as_slice(), a.view().into_dimensionality()) {
+                (Some(bs), Ok(a_view)) => {
+                    let mut values = vec![0.0; m * right.len()];
+                    let w = right.len();
+                    few_rows_cols(1.0, &a_view, bs, n, right, 0.0, &mut values, w, kc);
+                    values
+                }
+                _ => Vec::new(),
+            };
+            if let Ok(mut slot) = offered.values.lock() {
+                *slot = values;
+            }
+            offered.done.store(true, Ordering::Release);
+        });
+    }
+    few_rows_cols(1.0, &a_view, bs, n, 0..split, 0.0, &mut out, n, kc);
+    let computed_here = !offered.claimed.swap(true, Ordering::AcqRel) || {
+        // A worker is computing it: a few microseconds at most.
+        while !offered.done.load(Ordering::Acquire) {
+            std::hint::spin_loop();
+        }
+        let values = offered.values.lock().ok()?;
+        let whole = values.len() == m * right.len();
+        if whole {
+            for (dst, src) in out.chunks_mut(n).zip(values.chunks(right.len())) {
+                dst[split..].copy_from_slice(src);
+            }
+        }
+        !whole
+    };
+    if computed_here {
+        few_rows_cols(1.0, &a_view, bs, n, right, 0.0, &mut out[split..], n, kc);
+    }
+    LAST_FEW_ROWS_END.store(clock_ns(), Ordering::Relaxed);
+    Tensor::from_vec(out, [m, n]).ok()
+}
 /// Columns of `C` accumulated in registers by [`row_times_rows`]: eight `ymm` vectors.
 const ROW_CHUNK: usize = 64;
 
-/// `acc[j] = Σ_p a[p]·b[p·n + j]` for row-major `b` (`a.len()` rows of `n`), `ROW_CHUNK`
+/// `acc[j] = Σ_p a[p]·b[p·n + j0 + j]` for row-major `b` (`a.len()` rows of `n`), `ROW_CHUNK`
 /// columns at a time held in registers while the rows stream past.
-fn row_times_rows(a: &ArrayView1<'_, f32>, b: &[f32], n: usize, acc: &mut [f32]) {
+fn row_times_rows(a: &ArrayView1<'_, f32>, b: &[f32], n: usize, j0: usize, acc: &mut [f32]) {
     for (chunk, acc_chunk) in acc.chunks_mut(ROW_CHUNK).enumerate() {
-        let j0 = chunk * ROW_CHUNK;
+        let j0 = j0 + chunk * ROW_CHUNK;
         let width = acc_chunk.len();
         if width == ROW_CHUNK {
             let mut regs = [0.0f32; ROW_CHUNK];
