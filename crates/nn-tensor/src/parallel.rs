@@ -1,4 +1,4 @@
-//! Parallelism thresholds and deterministic chunking for the whole crate.
+//! Parallelism thresholds, deterministic chunking, and a join for callers outside the pool.
 //!
 //! Every parallel reduction splits its input into chunks of a *fixed* size
 //! ([`REDUCE_CHUNK`]) and combines the partial results in index order, so results are
@@ -33,9 +33,10 @@ const JOIN_POLL_LIMIT: std::time::Duration = std::time::Duration::from_millis(1)
 /// waking it again costs 15–25 µs on the project machine, as much as a small matrix product
 /// gains from a second core. Here the caller runs `a` itself while `b` is offered to the
 /// pool. If no worker has taken `b` by the time `a` is done (a worker woken from sleep may
-/// even be queued on the caller's own core), the caller runs `b` too; otherwise it polls for
-/// `b`'s result for up to a millisecond before sleeping. With a single-thread pool both run
-/// in order on the caller.
+/// even be queued on the caller's own core), the caller runs `b` too, and then only waits for
+/// a worker to pick up the emptied task (it borrows the caller's data, so it must have run
+/// before `join` returns); otherwise it polls for `b`'s result for up to a millisecond before
+/// sleeping. With a single-thread pool both run in order on the caller.
 pub fn join<A, B, RA, RB>(a: A, b: B) -> (RA, RB)
 where
     A: FnOnce() -> RA + Send,
