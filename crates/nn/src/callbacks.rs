@@ -191,6 +191,25 @@ pub enum Mode {
     Max,
 }
 
+/// Makes `current` the new `best` if it is the first value or improves on `best` by more than
+/// `min_delta` in the direction `mode` gives for `monitor`; returns whether it did.
+fn record_if_better(
+    best: &mut Option<f64>,
+    mode: Mode,
+    monitor: &str,
+    current: f64,
+    min_delta: f64,
+) -> bool {
+    let better = match *best {
+        None => true,
+        Some(b) => improves(mode, monitor, current, b, min_delta),
+    };
+    if better {
+        *best = Some(current);
+    }
+    better
+}
+
 fn improves(mode: Mode, monitor: &str, current: f64, best: f64, min_delta: f64) -> bool {
     let maximize = match mode {
         Mode::Max => true,
@@ -298,12 +317,14 @@ impl Callback for EarlyStopping {
             return Ok(());
         }
         let current = monitored(logs, &self.monitor, "EarlyStopping")?;
-        let better = match self.best {
-            None => true,
-            Some(best) => improves(self.mode, &self.monitor, current, best, self.min_delta),
-        };
+        let better = record_if_better(
+            &mut self.best,
+            self.mode,
+            &self.monitor,
+            current,
+            self.min_delta,
+        );
         if better {
-            self.best = Some(current);
             self.wait = 0;
             if self.restore_best_weights {
                 self.best_weights = Some(model.get_weights());
@@ -377,14 +398,9 @@ impl Callback for ModelCheckpoint {
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, model: &mut Model<f32>) -> Result<()> {
         if self.save_best_only {
             let current = monitored(logs, &self.monitor, "ModelCheckpoint")?;
-            let better = match self.best {
-                None => true,
-                Some(best) => improves(self.mode, &self.monitor, current, best, 0.0),
-            };
-            if !better {
+            if !record_if_better(&mut self.best, self.mode, &self.monitor, current, 0.0) {
                 return Ok(());
             }
-            self.best = Some(current);
         }
         let path = PathBuf::from(self.path.replace("{epoch}", &(epoch + 1).to_string()));
         if self.weights_only {
@@ -466,12 +482,14 @@ impl Callback for ReduceLROnPlateau {
             self.cooldown_left -= 1;
             self.wait = 0;
         }
-        let better = match self.best {
-            None => true,
-            Some(best) => improves(self.mode, &self.monitor, current, best, self.min_delta),
-        };
+        let better = record_if_better(
+            &mut self.best,
+            self.mode,
+            &self.monitor,
+            current,
+            self.min_delta,
+        );
         if better {
-            self.best = Some(current);
             self.wait = 0;
         } else if self.cooldown_left == 0 {
             self.wait += 1;
