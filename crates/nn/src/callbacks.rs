@@ -191,23 +191,39 @@ pub enum Mode {
     Max,
 }
 
-/// Makes `current` the new `best` if it is the first value or improves on `best` by more than
-/// `min_delta` in the direction `mode` gives for `monitor`; returns whether it did.
-fn record_if_better(
-    best: &mut Option<f64>,
+/// A monitored log value and the best seen so far: the state shared by the callbacks that act
+/// when a value stops improving.
+struct BestSoFar {
+    monitor: String,
     mode: Mode,
-    monitor: &str,
-    current: f64,
     min_delta: f64,
-) -> bool {
-    let better = match *best {
-        None => true,
-        Some(b) => improves(mode, monitor, current, b, min_delta),
-    };
-    if better {
-        *best = Some(current);
+    best: Option<f64>,
+}
+
+impl BestSoFar {
+    fn new(monitor: &str, min_delta: f64) -> Self {
+        BestSoFar {
+            monitor: monitor.into(),
+            mode: Mode::Auto,
+            min_delta,
+            best: None,
+        }
     }
-    better
+
+    /// Reads the monitored value from `logs` (an error naming `who` if it is not logged) and
+    /// makes it the best if it is the first or improves on the best by more than `min_delta`
+    /// in the direction `mode` gives; returns whether it did.
+    fn observe(&mut self, logs: &Logs, who: &str) -> Result<bool> {
+        let current = monitored(logs, &self.monitor, who)?;
+        let better = match self.best {
+            None => true,
+            Some(b) => improves(self.mode, &self.monitor, current, b, self.min_delta),
+        };
+        if better {
+            self.best = Some(current);
+        }
+        Ok(better)
+    }
 }
 
 fn improves(mode: Mode, monitor: &str, current: f64, best: f64, min_delta: f64) -> bool {
@@ -239,13 +255,10 @@ fn monitored(logs: &Logs, monitor: &str, who: &str) -> Result<f64> {
 
 /// Stops training when a monitored value stops improving (Keras' `EarlyStopping`).
 pub struct EarlyStopping {
-    monitor: String,
-    min_delta: f64,
+    watched: BestSoFar,
     patience: usize,
-    mode: Mode,
     restore_best_weights: bool,
     start_from_epoch: usize,
-    best: Option<f64>,
     wait: usize,
     best_weights: Option<Vec<Tensor<f32>>>,
     stopped_epoch: Option<usize>,
@@ -255,13 +268,10 @@ impl EarlyStopping {
     /// Watches `monitor` (e.g. `"val_loss"`); defaults: min_delta 0, patience 0, mode auto.
     pub fn new(monitor: &str) -> Self {
         EarlyStopping {
-            monitor: monitor.into(),
-            min_delta: 0.0,
+            watched: BestSoFar::new(monitor, 0.0),
             patience: 0,
-            mode: Mode::Auto,
             restore_best_weights: false,
             start_from_epoch: 0,
-            best: None,
             wait: 0,
             best_weights: None,
             stopped_epoch: None,
@@ -269,7 +279,7 @@ impl EarlyStopping {
     }
     /// Minimum change that counts as an improvement.
     pub fn min_delta(mut self, d: f64) -> Self {
-        self.min_delta = d.abs();
+        self.watched.min_delta = d.abs();
         self
     }
     /// Epochs without improvement before stopping.
@@ -279,7 +289,7 @@ impl EarlyStopping {
     }
     /// Whether lower or higher is better.
     pub fn mode(mut self, m: Mode) -> Self {
-        self.mode = m;
+        self.watched.mode = m;
         self
     }
     /// Puts back the weights of the best epoch when training ends.
@@ -305,7 +315,7 @@ impl Callback for EarlyStopping {
         _epochs: usize,
         _steps: usize,
     ) -> Result<()> {
-        self.best = None;
+        self.watched.best = None;
         self.wait = 0;
         self.best_weights = None;
         self.stopped_epoch = None;
@@ -316,15 +326,7 @@ impl Callback for EarlyStopping {
         if epoch < self.start_from_epoch {
             return Ok(());
         }
-        let current = monitored(logs, &self.monitor, "EarlyStopping")?;
-        let better = record_if_better(
-            &mut self.best,
-            self.mode,
-            &self.monitor,
-            current,
-            self.min_delta,
-        );
-        if better {
+        if self.watched.observe(logs, "EarlyStopping")? {
             self.wait = 0;
             if self.restore_best_weights {
                 self.best_weights = Some(model.get_weights());
@@ -353,11 +355,9 @@ impl Callback for EarlyStopping {
 /// by the 1-based epoch number.
 pub struct ModelCheckpoint {
     path: String,
-    monitor: String,
+    watched: BestSoFar,
     save_best_only: bool,
     weights_only: bool,
-    mode: Mode,
-    best: Option<f64>,
 }
 
 impl ModelCheckpoint {
@@ -365,16 +365,14 @@ impl ModelCheckpoint {
     pub fn new(path: impl Into<String>) -> Self {
         ModelCheckpoint {
             path: path.into(),
-            monitor: "val_loss".into(),
+            watched: BestSoFar::new("val_loss", 0.0),
             save_best_only: false,
             weights_only: false,
-            mode: Mode::Auto,
-            best: None,
         }
     }
     /// The value that decides "best" (default `val_loss`).
     pub fn monitor(mut self, monitor: &str) -> Self {
-        self.monitor = monitor.into();
+        self.watched.monitor = monitor.into();
         self
     }
     /// Saves only when the monitored value improves.
@@ -389,18 +387,15 @@ impl ModelCheckpoint {
     }
     /// Whether lower or higher is better.
     pub fn mode(mut self, m: Mode) -> Self {
-        self.mode = m;
+        self.watched.mode = m;
         self
     }
 }
 
 impl Callback for ModelCheckpoint {
     fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, model: &mut Model<f32>) -> Result<()> {
-        if self.save_best_only {
-            let current = monitored(logs, &self.monitor, "ModelCheckpoint")?;
-            if !record_if_better(&mut self.best, self.mode, &self.monitor, current, 0.0) {
-                return Ok(());
-            }
+        if self.save_best_only && !self.watched.observe(logs, "ModelCheckpoint")? {
+            return Ok(());
         }
         let path = PathBuf::from(self.path.replace("{epoch}", &(epoch + 1).to_string()));
         if self.weights_only {
@@ -414,14 +409,11 @@ impl Callback for ModelCheckpoint {
 /// Lowers the learning rate when a monitored value stops improving (Keras'
 /// `ReduceLROnPlateau`: factor 0.1, patience 10, min_delta 1e-4, cooldown 0, min_lr 0).
 pub struct ReduceLROnPlateau {
-    monitor: String,
+    watched: BestSoFar,
     factor: f64,
     patience: usize,
-    min_delta: f64,
     cooldown: usize,
     min_lr: f64,
-    mode: Mode,
-    best: Option<f64>,
     wait: usize,
     cooldown_left: usize,
 }
@@ -430,14 +422,11 @@ impl ReduceLROnPlateau {
     /// Watches `monitor` with Keras' defaults.
     pub fn new(monitor: &str) -> Self {
         ReduceLROnPlateau {
-            monitor: monitor.into(),
+            watched: BestSoFar::new(monitor, 1e-4),
             factor: 0.1,
             patience: 10,
-            min_delta: 1e-4,
             cooldown: 0,
             min_lr: 0.0,
-            mode: Mode::Auto,
-            best: None,
             wait: 0,
             cooldown_left: 0,
         }
@@ -454,7 +443,7 @@ impl ReduceLROnPlateau {
     }
     /// Minimum change that counts as an improvement.
     pub fn min_delta(mut self, d: f64) -> Self {
-        self.min_delta = d;
+        self.watched.min_delta = d;
         self
     }
     /// Epochs to wait after a reduction.
@@ -477,19 +466,11 @@ impl Callback for ReduceLROnPlateau {
                 format!("factor must be in (0, 1), got {}", self.factor),
             ));
         }
-        let current = monitored(logs, &self.monitor, "ReduceLROnPlateau")?;
         if self.cooldown_left > 0 {
             self.cooldown_left -= 1;
             self.wait = 0;
         }
-        let better = record_if_better(
-            &mut self.best,
-            self.mode,
-            &self.monitor,
-            current,
-            self.min_delta,
-        );
-        if better {
+        if self.watched.observe(logs, "ReduceLROnPlateau")? {
             self.wait = 0;
         } else if self.cooldown_left == 0 {
             self.wait += 1;

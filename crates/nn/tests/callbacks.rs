@@ -110,29 +110,25 @@ fn model_checkpoint_save_best_only_saves_improvements_only() {
     let mut m = model(0.1);
 
     let pattern = dir.join("ckpt_{epoch}.nn").to_string_lossy().into_owned();
-    let mut cb = ModelCheckpoint::new(pattern.clone())
-        .monitor("val_loss")
-        .save_best_only();
-    for (epoch, v) in [1.0, 1.2, 0.8, 0.8].into_iter().enumerate() {
-        cb.on_epoch_end(epoch, &logs("val_loss", v), &mut m)
-            .unwrap();
-    }
-    let saved: Vec<bool> = (1..=4).map(|e| path(e).exists()).collect();
+    // Runs a fresh save-best-only checkpoint over one value per epoch; which epochs saved.
+    let mut saved_epochs = |key: &str, values: [f64; 4]| -> Vec<bool> {
+        for e in 1..=4 {
+            let _ = std::fs::remove_file(path(e));
+        }
+        let mut cb = ModelCheckpoint::new(pattern.clone())
+            .monitor(key)
+            .save_best_only();
+        for (epoch, v) in values.into_iter().enumerate() {
+            cb.on_epoch_end(epoch, &logs(key, v), &mut m).unwrap();
+        }
+        (1..=4).map(|e| path(e).exists()).collect()
+    };
+    let saved = saved_epochs("val_loss", [1.0, 1.2, 0.8, 0.8]);
     assert_eq!(saved, [true, false, true, false]);
     assert!(Model::load(path(3)).is_ok());
 
     // Higher is better for an accuracy.
-    for e in 1..=4 {
-        let _ = std::fs::remove_file(path(e));
-    }
-    let mut cb = ModelCheckpoint::new(pattern)
-        .monitor("val_accuracy")
-        .save_best_only();
-    for (epoch, v) in [0.5, 0.7, 0.6, 0.9].into_iter().enumerate() {
-        cb.on_epoch_end(epoch, &logs("val_accuracy", v), &mut m)
-            .unwrap();
-    }
-    let saved: Vec<bool> = (1..=4).map(|e| path(e).exists()).collect();
+    let saved = saved_epochs("val_accuracy", [0.5, 0.7, 0.6, 0.9]);
     assert_eq!(saved, [true, true, false, true]);
 
     // A monitored value that is not logged is an error naming it.

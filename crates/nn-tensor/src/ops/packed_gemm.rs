@@ -95,6 +95,12 @@ fn put_buf(key: &'static std::thread::LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
     });
 }
 
+/// The depth of the `KC` blocks `K` is cut into: equal blocks of at most `KC`, so it depends on
+/// `K` alone (and so do the results' bits).
+fn depth_block(k: usize) -> usize {
+    k.div_ceil(k.div_ceil(KC))
+}
+
 /// Whether this build has the packed kernel (compiled with FMA; otherwise `mul_add` is a slow
 /// library call and `matrixmultiply`, which detects the CPU at run time, is faster).
 pub(crate) const fn available() -> bool {
@@ -116,7 +122,7 @@ pub(crate) fn sgemm(
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    let kc = k.div_ceil(k.div_ceil(KC));
+    let kc = depth_block(k);
     if let Some(bs) = b.as_slice() {
         if m <= SMALL_M_MAX && m * k * n < parallel::GEMM_PAR_MIN_FLOPS {
             few_rows(alpha, a, bs, n, beta, c, kc);
@@ -349,7 +355,7 @@ pub(crate) fn few_rows_split(a: &Tensor<f32>, b: &Tensor<f32>) -> Option<Tensor<
     }
     let bs = b.as_slice()?;
     let a_view = a.view().into_dimensionality::<ndarray::Ix2>().ok()?;
-    let kc = k.div_ceil(k.div_ceil(KC));
+    let kc = depth_block(k);
     // The left part ends on a register chunk, so both halves run full chunks.
     let split = (n / 2).div_ceil(ROW_CHUNK) * ROW_CHUNK;
     if split == 0 || split >= n {
