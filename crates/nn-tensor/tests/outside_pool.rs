@@ -139,3 +139,56 @@ fn join_from_outside_the_pool_runs_both_and_reraises_panics() {
     });
     assert_eq!(*order.lock().unwrap(), vec!['a', 'b']);
 }
+
+#[test]
+fn one_row_block_split_by_depth_matches_one_thread_inside_and_outside_the_pool() {
+    two_thread_global_pool();
+    // At most one packing block of rows and K over 512: two K blocks, one per thread, the
+    // second thread's partial added by the caller.
+    for &(m, k, n) in &[
+        (128, 784, 256),
+        (5, 600, 33),
+        (144, 1024, 100),
+        (60, 513, 17),
+    ] {
+        let a = Tensor::<f32>::rand_uniform([m, k], -1.0, 1.0, 21);
+        let b = Tensor::<f32>::rand_uniform([k, n], -1.0, 1.0, 22);
+        let c0 = Tensor::<f32>::rand_uniform([m, n], -1.0, 1.0, 23);
+        let gemm = |alpha: f32, beta: f32| {
+            let mut c = c0.clone();
+            Tensor::gemm_into(alpha, &a, &b, beta, &mut c).unwrap();
+            c
+        };
+        let want = on_one_thread(|| a.matmul(&b).unwrap());
+        assert_close_to_naive(&want, &a, &b, "one thread");
+        let want_scaled = on_one_thread(|| gemm(0.5, -1.5));
+        let c0v = c0.to_vec();
+        for (i, (x, p)) in want_scaled.to_vec().iter().zip(naive(&a, &b)).enumerate() {
+            let y = 0.5 * p - 1.5 * c0v[i] as f64;
+            assert!(
+                (*x as f64 - y).abs() <= 1e-5 * k as f64,
+                "{m}x{k}x{n} scaled: {i}"
+            );
+        }
+        for rep in 0..5 {
+            let what = format!("{m}x{k}x{n} rep {rep}");
+            assert_bits_eq(&a.matmul(&b).unwrap(), &want, &format!("{what} outside"));
+            let inside = rayon::scope(|_| a.matmul(&b).unwrap());
+            assert_bits_eq(&inside, &want, &format!("{what} inside"));
+            assert_bits_eq(&gemm(0.5, -1.5), &want_scaled, &format!("{what} scaled"));
+            let at = a.t().unwrap().contiguous();
+            let transposed = rayon::scope(|_| at.matmul_t(&b, true, false).unwrap());
+            assert_bits_eq(&transposed, &want, &format!("{what} transposed A"));
+        }
+        // Four threads: each half split by rows among two.
+        let four = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        assert_bits_eq(
+            &four.install(|| a.matmul(&b).unwrap()),
+            &want,
+            &format!("{m}x{k}x{n} four threads"),
+        );
+    }
+}

@@ -14,7 +14,9 @@
 //! their result.
 //!
 //! Threads: a product with more than one row block per thread, or a large `B`, shares one
-//! packed `B` between parallel row blocks. A smaller product called from outside the pool
+//! packed `B` between parallel row blocks. A product of one row block and two `K` blocks (a
+//! training batch times a weight matrix) gives each thread one `K` block, so that each core
+//! packs and reads only its own half of `B` ([`depth_halves`]). A smaller product called from outside the pool
 //! (a user's own loop) is cut into one row piece per thread, each packing its own `B`, the
 //! caller computing a piece itself ([`private_pieces`]). One to four rows times a large `B`
 //! (predicting on one sample) skip packing and, when the pool's workers are awake, split the
@@ -27,9 +29,10 @@
 //! keeps `matrixmultiply` (see [`available`]).
 //!
 //! Determinism: each output element is the same chain of fused multiply-adds over `k` in
-//! increasing order within a `KC` block, the blocks added to `C` in increasing order; `KC`
-//! depends only on `K`. Threads split the rows or columns of `C` (never `K`), so results are
-//! bit-identical for any number of threads.
+//! increasing order within a `KC` block, the blocks added to `C` in increasing order; the
+//! block depth depends only on the shape. Threads split the rows or columns of `C`, or take one
+//! of two `K` blocks each with the second added onto the first exactly as one thread adds it,
+//! so results are bit-identical for any number of threads.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -63,6 +66,9 @@ const B_PACK_MAX: usize = 1 << 22;
 const PAR_PACK_MIN: usize = 1 << 19;
 /// Panels of `B` packed per task.
 const PACK_GROUP: usize = 8;
+/// Smallest half-depth at which a product of one row block is cut into two `K` blocks, one
+/// per thread (see [`depth_halves`]).
+const HALVED_DEPTH_MIN: usize = 256;
 
 thread_local! {
     /// Packed `A` block of this thread, reused across calls.
@@ -71,6 +77,8 @@ thread_local! {
     static B_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
     /// Row accumulator of [`few_rows`], reused across calls.
     static ROW_ACC: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+    /// The other thread's partial product in [`depth_halves`], reused across calls.
+    static PARTIAL: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
 }
 
 /// Takes a thread-local buffer (leaving an empty one, so a nested call on the same thread
@@ -95,10 +103,17 @@ fn put_buf(key: &'static std::thread::LocalKey<Cell<Vec<f32>>>, v: Vec<f32>) {
     });
 }
 
-/// The depth of the `KC` blocks `K` is cut into: equal blocks of at most `KC`, so it depends on
-/// `K` alone (and so do the results' bits).
-fn depth_block(k: usize) -> usize {
-    k.div_ceil(k.div_ceil(KC))
+/// The depth of the blocks `K` is cut into: equal blocks of at most `KC`, and at least two for
+/// a product of one row block with `K ≥ 2·`[`HALVED_DEPTH_MIN`], so that two threads can each
+/// take one block (see [`depth_halves`]). It depends on the shape alone, and so do the
+/// results' bits.
+fn depth_block(m: usize, k: usize) -> usize {
+    let blocks = k.div_ceil(KC);
+    if blocks == 1 && m > SMALL_M_MAX && m <= MC && k >= 2 * HALVED_DEPTH_MIN {
+        k.div_ceil(2)
+    } else {
+        k.div_ceil(blocks)
+    }
 }
 
 /// Whether this build has the packed kernel (compiled with FMA; otherwise `mul_add` is a slow
@@ -122,7 +137,7 @@ pub(crate) fn sgemm(
 ) {
     let (m, k) = a.dim();
     let n = b.ncols();
-    let kc = depth_block(k);
+    let kc = depth_block(m, k);
     if let Some(bs) = b.as_slice() {
         if m <= SMALL_M_MAX && m * k * n < parallel::GEMM_PAR_MIN_FLOPS {
             few_rows(alpha, a, bs, n, beta, c, kc);
@@ -141,12 +156,66 @@ pub(crate) fn sgemm(
     };
     let piece_rows = panels.div_ceil(pieces) * MR;
     let outside_pool = rayon::current_thread_index().is_none();
-    if pieces > 1 && outside_pool && m.div_ceil(MC) <= pieces && k * n < PAR_PACK_MIN {
+    if pieces > 1 && k.div_ceil(kc) == 2 && m <= MC {
+        depth_halves(alpha, a, b, beta, c, kc, pieces);
+    } else if pieces > 1 && outside_pool && m.div_ceil(MC) <= pieces && k * n < PAR_PACK_MIN {
         // At most one row block per thread and a right-hand side packed serially.
         private_pieces(alpha, a, b, beta, c, piece_rows, kc);
     } else {
         shared_b(alpha, a, b, beta, c, pieces, piece_rows, kc);
     }
+}
+
+/// A product of one row block and two `K` blocks, one block per thread: each thread packs
+/// and multiplies its own half of `B`'s rows, and the caller adds the other thread's partial
+/// product (computed into a scratch buffer) onto its own.
+///
+/// Split by rows instead, one thread packs all of `B` and both read it. On the project machine
+/// packing a 784×256 `B` that way took 160–170 µs inside the pool, against about 40 µs on one
+/// thread: every panel it rewrites was read by the other core in the previous call, and each
+/// such cache line must be taken back first. Split by depth, each core only ever touches its
+/// own half of a weight matrix (about the half the optimizer's chunks give it), and only the
+/// `m × n` partial crosses between cores (128×784×256 inside the pool, 2 threads: 400–580 →
+/// 256–260 µs).
+///
+/// The bits are those of the serial product: there the second block is added onto `C` as
+/// `C ← C + alpha·acc`, and so it is here, with `acc` from the scratch buffer.
+fn depth_halves(
+    alpha: f32,
+    a: &ArrayView2<'_, f32>,
+    b: &ArrayView2<'_, f32>,
+    beta: f32,
+    c: &mut [f32],
+    kc: usize,
+    pieces: usize,
+) {
+    let (m, n) = (a.nrows(), b.ncols());
+    // With more than two threads, each half is split by rows among its share of them.
+    let (first, second) = (pieces / 2, pieces - pieces / 2);
+    let rows = |p: usize| m.div_ceil(MR).div_ceil(p) * MR;
+    let (a_first, a_second) = a.view().split_at(ndarray::Axis(1), kc);
+    let (b_first, b_second) = b.view().split_at(ndarray::Axis(0), kc);
+    let mut partial = take_buf(&PARTIAL, m * n);
+    let part = &mut partial[..m * n];
+    parallel::join(
+        || shared_b(alpha, &a_first, &b_first, beta, c, first, rows(first), kc),
+        || {
+            shared_b(
+                1.0,
+                &a_second,
+                &b_second,
+                0.0,
+                part,
+                second,
+                rows(second),
+                kc,
+            )
+        },
+    );
+    for (c_row, p_row) in c.chunks_exact_mut(n).zip(part.chunks_exact(n)) {
+        store_row(c_row, p_row, alpha, 1.0);
+    }
+    put_buf(&PARTIAL, partial);
 }
 
 /// A small product called from outside the pool, split into row pieces that run side by
@@ -355,7 +424,7 @@ pub(crate) fn few_rows_split(a: &Tensor<f32>, b: &Tensor<f32>) -> Option<Tensor<
     }
     let bs = b.as_slice()?;
     let a_view = a.view().into_dimensionality::<ndarray::Ix2>().ok()?;
-    let kc = depth_block(k);
+    let kc = depth_block(m, k);
     // The left part ends on a register chunk, so both halves run full chunks.
     let split = (n / 2).div_ceil(ROW_CHUNK) * ROW_CHUNK;
     if split == 0 || split >= n {
