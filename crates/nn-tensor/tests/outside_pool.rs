@@ -143,13 +143,14 @@ fn join_from_outside_the_pool_runs_both_and_reraises_panics() {
 #[test]
 fn one_row_block_split_by_depth_matches_one_thread_inside_and_outside_the_pool() {
     two_thread_global_pool();
-    // At most one packing block of rows and K over 512: two K blocks, one per thread, the
-    // second thread's partial added by the caller.
+    // At most one packing block of rows and K from 256 to 1024: two K blocks, one per thread,
+    // the second thread's partial added by the caller.
     for &(m, k, n) in &[
         (128, 784, 256),
+        (128, 256, 128),
         (5, 600, 33),
         (144, 1024, 100),
-        (60, 513, 17),
+        (60, 257, 17),
     ] {
         let a = Tensor::<f32>::rand_uniform([m, k], -1.0, 1.0, 21);
         let b = Tensor::<f32>::rand_uniform([k, n], -1.0, 1.0, 22);
