@@ -173,9 +173,9 @@ pub(crate) fn sgemm(
 /// product (computed into a scratch buffer) onto its own.
 ///
 /// Split by rows instead, one thread packs all of `B` and both read it. On the project machine
-/// packing a 784×256 `B` that way took 160–170 µs inside the pool, against about 40 µs on one
-/// thread: every panel it rewrites was read by the other core in the previous call, and each
-/// such cache line must be taken back first. Split by depth, each core only ever touches its
+/// packing a 784×256 `B` that way took 160–170 µs inside the pool, a third of what the whole
+/// product takes on one thread: every panel it rewrites was read by the other core in the
+/// previous call, and each such cache line must be taken back first. Split by depth, each core only ever touches its
 /// own half of a weight matrix (about the half the optimizer's chunks give it), and only the
 /// `m × n` partial crosses between cores (128×784×256 inside the pool, 2 threads: 400–580 →
 /// 256–260 µs).
