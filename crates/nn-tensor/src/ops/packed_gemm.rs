@@ -16,11 +16,11 @@
 //! Threads: a product with more than one row block per thread, or a large `B`, shares one
 //! packed `B` between parallel row blocks. A product of one row block and two `K` blocks (a
 //! training batch times a weight matrix) gives each thread one `K` block, so that each core
-//! packs and reads only its own half of `B` ([`depth_halves`]). A smaller product called from outside the pool
-//! (a user's own loop) is cut into one row piece per thread, each packing its own `B`, the
-//! caller computing a piece itself ([`private_pieces`]). One to four rows times a large `B`
-//! (predicting on one sample) skip packing and, when the pool's workers are awake, split the
-//! columns over two cores ([`few_rows_split`]).
+//! packs and reads only its own half of `B` ([`depth_halves`]). Another small product called
+//! from outside the pool (a user's own loop) is cut into one row piece per thread, each
+//! packing its own `B`, the caller computing a piece itself ([`private_pieces`]). One to four
+//! rows times a large `B` (predicting on one sample) skip packing and, when the pool's workers
+//! are awake, split the columns over two cores ([`few_rows_split`]).
 //!
 //! The micro-kernel is plain Rust: `[[f32; NR]; MR]` accumulators updated with
 //! [`f32::mul_add`] over `chunks_exact` of the panels, which LLVM turns into 12 `vfmadd231ps`
@@ -175,10 +175,10 @@ pub(crate) fn sgemm(
 /// Split by rows instead, one thread packs all of `B` and both read it. On the project machine
 /// packing a 784×256 `B` that way took 160–170 µs inside the pool, a third of what the whole
 /// product takes on one thread: every panel it rewrites was read by the other core in the
-/// previous call, and each such cache line must be taken back first. Split by depth, each core only ever touches its
-/// own half of a weight matrix (about the half the optimizer's chunks give it), and only the
-/// `m × n` partial crosses between cores (128×784×256 inside the pool, 2 threads: 400–580 →
-/// 256–260 µs).
+/// previous call, and each such cache line must be taken back first. Split by depth, each
+/// core only ever touches its own half of a weight matrix (about the half the optimizer's
+/// chunks give it), and only the `m × n` partial crosses between cores (128×784×256 inside the
+/// pool, 2 threads: 400–580 → 256–260 µs).
 ///
 /// The bits are those of the serial product: there the second block is added onto `C` as
 /// `C ← C + alpha·acc`, and so it is here, with `acc` from the scratch buffer.
@@ -221,16 +221,17 @@ fn depth_halves(
 }
 
 /// A small product called from outside the pool, split into row pieces that run side by
-/// side, each a whole serial product packing its own copy of `B`; the caller computes the first
-/// piece itself (see [`parallel::join`]).
+/// side, each a whole serial product packing its own copy of `B`; the caller computes the
+/// first piece itself (see [`parallel::join`]).
 ///
 /// Sharing one packed `B` would mean packing it first on the caller (below [`PAR_PACK_MIN`] a
 /// parallel pack costs more than it saves) and then having a worker read panels just written
 /// by another core: the private copy costs no more on the critical path and needs one fork
 /// instead of two (W4 on 2 threads, 4 alternating rounds: 128×784×256 at 141–143 → 193–198
-/// GFLOP/s, 128×256×128 at 93–98 → 180–185). Inside the pool, in training, it measured slower
-/// (W1 epoch 0.43 → 0.47 s, 6 alternating runs): both cores then read the whole weight
-/// matrix, and the optimizer's writes to it afterwards took twice as long in the profile.
+/// GFLOP/s, 128×256×128 at 93–98 → 180–185; both shapes now take [`depth_halves`], level
+/// with this). Inside the pool, in training, it measured slower (W1 epoch 0.43 → 0.47 s, 6
+/// alternating runs): both cores then read the whole weight matrix, and the optimizer's
+/// writes to it afterwards took twice as long in the profile.
 fn private_pieces(
     alpha: f32,
     a: &ArrayView2<'_, f32>,
