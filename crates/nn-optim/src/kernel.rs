@@ -148,6 +148,16 @@ pub(crate) fn map_inplace<T: Float>(x: &mut [T], f: impl Fn(T) -> T + Sync + Sen
     }
 }
 
+/// Chunks per parallel piece of an update over `len` elements: one contiguous piece per
+/// thread, the first on the calling thread. So each core updates the same part of a weight
+/// matrix every step, the part its half of the next product reads (the packed GEMM gives each
+/// thread one `K` half of a weight matrix, the first to the caller): with rayon's stealing, the
+/// pieces moved between cores from step to step and the product then read lines the other
+/// core had just written.
+fn per_thread(len: usize) -> usize {
+    (len.div_ceil(CHUNK) / rayon::current_num_threads().max(1)).max(1)
+}
+
 /// Defines `$name(pre, w, g, slots..., f)`: for every element, the weight is decayed and the
 /// gradient preprocessed per `pre`, then `f(&mut w, g, &mut slot...)` runs.
 macro_rules! fused_loop {
@@ -190,9 +200,12 @@ macro_rules! fused_loop {
             if w.len() < ELEMENTWISE_PAR_MIN {
                 run(w, g $(, $s)*);
             } else {
+                let min_len = per_thread(w.len());
                 let chunks = w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK));
                 $(let chunks = chunks.zip($s.par_chunks_mut(CHUNK));)*
-                chunks.for_each(|fused_loop!(@pat (w, g) $(, $s)*)| run(w, g $(, $s)*));
+                chunks
+                    .with_min_len(min_len)
+                    .for_each(|fused_loop!(@pat (w, g) $(, $s)*)| run(w, g $(, $s)*));
             }
         }
     };

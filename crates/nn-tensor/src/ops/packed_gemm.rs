@@ -176,9 +176,9 @@ pub(crate) fn sgemm(
 /// packing a 784×256 `B` that way took 160–170 µs inside the pool, a third of what the whole
 /// product takes on one thread: every panel it rewrites was read by the other core in the
 /// previous call, and each such cache line must be taken back first. Split by depth, each
-/// core only ever touches its own half of a weight matrix (about the half the optimizer's
-/// chunks give it), and only the `m × n` partial crosses between cores (128×784×256 inside the
-/// pool, 2 threads: 400–580 → 256–260 µs).
+/// core only ever touches its own half of a weight matrix (nearly the half the optimizer's
+/// loops give it, see `nn-optim`'s kernel), and only the `m × n` partial crosses between
+/// cores (128×784×256 inside the pool, 2 threads: 400–580 → 256–260 µs).
 ///
 /// The bits are those of the serial product: there the second block is added onto `C` as
 /// `C ← C + alpha·acc`, and so it is here, with `acc` from the scratch buffer.
