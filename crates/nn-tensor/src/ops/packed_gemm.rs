@@ -68,8 +68,8 @@ const PAR_PACK_MIN: usize = 1 << 19;
 const PACK_GROUP: usize = 8;
 /// Smallest half-depth at which a product of one row block is cut into two `K` blocks, one
 /// per thread (see [`depth_halves`]). At 128, W1's 128×256×128 product inside the pool on 2
-/// threads took 47–48 µs instead of 72 (row split, shared `B`); on one thread its second pass
-/// over the 64 KiB `C` did not show above the noise.
+/// threads took 47–48 µs instead of 72 (row split, shared `B`); on one thread, with its
+/// second pass over the 64 KiB `C`, 88–113 µs against 85–102 (3 runs, noisy host).
 const HALVED_DEPTH_MIN: usize = 128;
 
 thread_local! {
