@@ -1,6 +1,5 @@
-//! Fused element-wise update loops over (value, gradient, slots), parallel above a size
-//! threshold over fixed-size chunks (element-wise, so the result never depends on the
-//! number of threads).
+//! Fused element-wise update loops over (value, gradient, slots), parallel from two
+//! fixed-size chunks on (element-wise, so the result never depends on the number of threads).
 //!
 //! The gradient preprocessing (norm-clipping scale, value clipping) and the weight decay are
 //! applied inside the same loop; the loop is compiled once per combination of them, so the
@@ -197,7 +196,11 @@ macro_rules! fused_loop {
                     f(&mut w[i], gi $(, &mut $s[i])*);
                 }
             };
-            if w.len() < ELEMENTWISE_PAR_MIN {
+            // From two chunks on, unlike the element-wise kernels' threshold: each core then
+            // updates the half of a weight matrix its depth half of the product reads (W1's
+            // 256×128 `W2`: its Adam update took 12 µs on one thread, 147 µs serial inside a
+            // 2-thread step with the host slow, 20 µs split).
+            if w.len() < 2 * CHUNK {
                 run(w, g $(, $s)*);
             } else {
                 let min_len = per_thread(w.len());
