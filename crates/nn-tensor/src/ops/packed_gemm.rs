@@ -72,6 +72,14 @@ const PACK_GROUP: usize = 8;
 /// second pass over the 64 KiB `C`, 88–113 µs against 85–102 (3 runs, noisy host).
 const HALVED_DEPTH_MIN: usize = 128;
 
+/// Most row pieces a product inside the pool hands out as one contiguous run per thread, the
+/// first on the caller, instead of letting rayon steal them one by one. A training step's
+/// products each see the same pieces every step; run in place, each core computes the same
+/// rows of a weight gradient every step, the rows the optimizer's static split has it update
+/// next (W1's `dW1`, 784 rows in 6 pieces). More pieces than this are a large product, left to
+/// rayon's balancing.
+const STATIC_PIECES_MAX: usize = 8;
+
 thread_local! {
     /// Packed `A` block of this thread, reused across calls.
     static A_PACK: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
@@ -274,6 +282,11 @@ fn shared_b(
     // All of K is packed at once for NC columns, so each parallel step covers every K block.
     let nc = n.min(NC).min((B_PACK_MAX / k / NR).max(1) * NR);
     let mut b_pack = take_buf(&B_PACK, nc.div_ceil(NR) * NR * k);
+    let per_thread = if rayon::current_thread_index().is_some() && pieces <= STATIC_PIECES_MAX {
+        (pieces / parallel::threads()).max(1)
+    } else {
+        1
+    };
     for jc in (0..n).step_by(nc) {
         let ncur = nc.min(n - jc);
         let b_width = ncur.div_ceil(NR) * NR;
@@ -307,6 +320,7 @@ fn shared_b(
         if pieces > 1 {
             c.par_chunks_mut(piece_rows * n)
                 .enumerate()
+                .with_min_len(per_thread)
                 .for_each(|(i, c_rows)| {
                     let r0 = i * piece_rows;
                     let rows = c_rows.len() / n;
