@@ -36,10 +36,19 @@ pub trait Dataset: Send + Sync {
     /// `feature_shape().product()` values, `y_out` as many target blocks.
     ///
     /// Callers pass indices below [`Dataset::len`] and buffers of exactly that size (the
-    /// loader and [`gather_batch`] guarantee both). Each sample's values must depend only on
+    /// loader and [`gather_batch`] guarantee both). Every value of both buffers must be
+    /// written: their prior contents are unspecified (a batch reuses the storage of an earlier
+    /// one, unzeroed, since zeroing would double the copy). Each sample's values must depend only on
     /// its index, not on which other indices are gathered with it: the loader splits large
     /// batches between threads.
     fn gather(&self, indices: &[usize], x_out: &mut [f32], y_out: &mut [f32]);
+
+    /// Reads the samples `indices` ahead of a [`Dataset::gather`] of them, so that the gather
+    /// finds them in cache; nothing by default. `fit` calls it from an otherwise idle worker
+    /// for the next batch while the current one trains. Indices out of range are skipped.
+    fn warm(&self, indices: &[usize]) {
+        let _ = indices;
+    }
 }
 
 /// The number of values in one sample of shape `shape` (1 for a scalar shape `[]`).
@@ -68,8 +77,8 @@ pub fn gather_batch<D: Dataset + ?Sized>(
     let fy = sample_len(&target_shape);
     let b = indices.len();
     let too_big = || DataError::invalid(format!("gather: a batch of {b} samples is too large"));
-    let mut xb = nn_tensor::buffer::zeroed(b.checked_mul(fx).ok_or_else(too_big)?);
-    let mut yb = nn_tensor::buffer::zeroed(b.checked_mul(fy).ok_or_else(too_big)?);
+    let mut xb = nn_tensor::buffer::for_overwrite(b.checked_mul(fx).ok_or_else(too_big)?);
+    let mut yb = nn_tensor::buffer::for_overwrite(b.checked_mul(fy).ok_or_else(too_big)?);
     gather_into(dataset, indices, fx, fy, &mut xb, &mut yb);
     let mut xs = Vec::with_capacity(feature_shape.len() + 1);
     xs.push(b);
@@ -416,13 +425,31 @@ impl Dataset for TensorDataset {
     }
 
     fn gather(&self, indices: &[usize], x_out: &mut [f32], y_out: &mut [f32]) {
-        // `new` and `split_at` keep both tensors in standard layout, so the slices exist.
-        if let Some(xs) = self.x.as_slice() {
-            copy_rows(xs, sample_len(&self.x.shape()[1..]), indices, x_out);
+        // `new` and `split_at` keep both tensors in standard layout, so the slices exist; NaN
+        // otherwise, as for an index out of range, rather than a reused buffer's old values.
+        match self.x.as_slice() {
+            Some(xs) => copy_rows(xs, sample_len(&self.x.shape()[1..]), indices, x_out),
+            None => x_out.fill(f32::NAN),
         }
-        if let Some(ys) = self.y.as_slice() {
-            copy_rows(ys, sample_len(&self.y.shape()[1..]), indices, y_out);
+        match self.y.as_slice() {
+            Some(ys) => copy_rows(ys, sample_len(&self.y.shape()[1..]), indices, y_out),
+            None => y_out.fill(f32::NAN),
         }
+    }
+
+    fn warm(&self, indices: &[usize]) {
+        // One load per cache line (16 values) brings the line in; the sum keeps the loads.
+        const LINE: usize = 16;
+        let (Some(xs), row) = (self.x.as_slice(), sample_len(&self.x.shape()[1..])) else {
+            return;
+        };
+        let mut sum = 0.0f32;
+        for &i in indices {
+            if let Some(sample) = i.checked_mul(row).and_then(|s| xs.get(s..s + row)) {
+                sum += sample.iter().step_by(LINE).sum::<f32>();
+            }
+        }
+        std::hint::black_box(sum);
     }
 }
 
@@ -438,6 +465,43 @@ mod tests {
             Tensor::from_vec(y, [n]).unwrap(),
         )
         .unwrap()
+    }
+
+    /// A batch lands in a reused buffer unzeroed: every value must still be the sample's,
+    /// on the serial and on the parallel path.
+    #[test]
+    fn gather_overwrites_a_reused_buffer_completely() {
+        for (n, features) in [(100, 200), (200, 400)] {
+            let x: Vec<f32> = (0..n * features).map(|v| v as f32).collect();
+            let y: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
+            let data = TensorDataset::new(
+                Tensor::from_vec(x, [n, features]).unwrap(),
+                Tensor::from_vec(y, [n]).unwrap(),
+            )
+            .unwrap();
+            let indices: Vec<usize> = (0..n).rev().collect();
+            for _ in 0..3 {
+                // Leaves a NaN-filled buffer of the batch's size in nn-tensor's cache.
+                drop(Tensor::<f32>::full([n, features], f32::NAN));
+                let (bx, by) = gather_batch(&data, &indices).unwrap();
+                let bx = bx.to_vec();
+                for (r, &i) in indices.iter().enumerate() {
+                    let want: Vec<f32> = (i * features..(i + 1) * features)
+                        .map(|v| v as f32)
+                        .collect();
+                    assert_eq!(bx[r * features..(r + 1) * features], want[..], "row {r}");
+                }
+                let want_y: Vec<f32> = indices.iter().map(|&i| (i % 7) as f32).collect();
+                assert_eq!(by.to_vec(), want_y);
+            }
+        }
+    }
+
+    #[test]
+    fn warm_skips_indices_out_of_range() {
+        let data = toy(4);
+        data.warm(&[3, 4, usize::MAX, 0]);
+        assert_eq!(Dataset::len(&data), 4);
     }
 
     #[test]
