@@ -1,11 +1,12 @@
 //! `compile`, `fit`, `evaluate`, `train_on_batch`, `test_on_batch`.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use nn_autograd::{no_grad, Var};
-use nn_data::{DataLoader, TensorDataset};
+use nn_data::{DataLoader, Dataset, TensorDataset};
 use nn_layers::ForwardCtx;
 use nn_losses::{Loss, Metric};
 use nn_optim::{Optimizer, ParamUpdate};
@@ -13,7 +14,7 @@ use nn_tensor::{Float, Tensor};
 
 use crate::callbacks::{Callback, ProgressBar};
 use crate::model::InputLayout;
-use crate::pool::on_pool;
+use crate::pool::{on_pool, Chore, IdleWork};
 use crate::{Error, Model, Result};
 
 /// Per-epoch (or per-batch) values by name: `"loss"`, `"accuracy"`, `"val_loss"`, ...
@@ -336,7 +337,7 @@ impl<T: Float> Model<T> {
             return Err(Error::NotCompiled("train_on_batch"));
         }
         let mut rng = std::mem::replace(&mut self.rng, nn_tensor::random::Rng::seed(0));
-        let result = on_pool(|| self.train_step(inputs, y, sample_weight, &mut rng));
+        let result = on_pool(|_| self.train_step(inputs, y, sample_weight, &mut rng));
         self.rng = rng;
         result
     }
@@ -476,7 +477,7 @@ impl Model<f32> {
         config: FitConfig,
         layout: &InputLayout,
     ) -> Result<History> {
-        on_pool(|| self.fit_on_this_thread(data, config, layout))
+        on_pool(|idle| self.fit_on_this_thread(data, config, layout, idle))
     }
 
     fn fit_on_this_thread(
@@ -484,6 +485,7 @@ impl Model<f32> {
         data: &TensorDataset,
         mut config: FitConfig,
         layout: &InputLayout,
+        idle: &IdleWork,
     ) -> Result<History> {
         if self.compiled.is_none() {
             return Err(Error::NotCompiled("fit"));
@@ -511,10 +513,11 @@ impl Model<f32> {
         }
         let seed = config.seed.unwrap_or_else(|| self.rng.next_u64());
         let train_len = train.len();
+        let loader_prefetch = prefetch_depth();
         let loader = DataLoader::new(Arc::new(train.clone()), config.batch_size)?
             .shuffle(config.shuffle)
             .seed(seed)
-            .prefetch(prefetch_depth());
+            .prefetch(loader_prefetch);
         let steps = loader.num_batches();
         let mut callbacks = std::mem::take(&mut config.callbacks);
         if config.verbose > 0 {
@@ -540,8 +543,20 @@ impl Model<f32> {
             let mut loss_sum = 0.0;
             let mut seen = 0usize;
             let started = Instant::now();
+            // Samples up to this position of the epoch's order are wanted in cache: the batch
+            // after the one training (gathered serially when no prefetch worker does it).
+            let warm_until = Arc::new(AtomicUsize::new(0));
+            if idle.has_workers() && loader_prefetch == 0 {
+                idle.set(Some(warm_ahead(
+                    Arc::clone(loader.dataset()),
+                    loader.epoch_indices(epoch as u64),
+                    config.batch_size,
+                    Arc::clone(&warm_until),
+                )));
+            }
             for (b, batch) in loader.epoch(epoch as u64).enumerate() {
                 let batch = batch?;
+                warm_until.store((b + 2) * config.batch_size, Ordering::Relaxed);
                 let weights = batch_weights(
                     &config,
                     labels_for_weights.as_deref(),
@@ -578,6 +593,7 @@ impl Model<f32> {
                     cb.on_batch_end(b, &logs, self)?;
                 }
             }
+            idle.set(None);
             let mut logs = Logs::new();
             logs.insert("loss".into(), loss_sum / seen.max(1) as f64);
             if let Some(c) = self.compiled.as_ref() {
@@ -642,7 +658,7 @@ impl Model<f32> {
         batch_size: usize,
         layout: &InputLayout,
     ) -> Result<Logs> {
-        on_pool(|| self.evaluate_on_this_thread(data, batch_size, layout))
+        on_pool(|_| self.evaluate_on_this_thread(data, batch_size, layout))
     }
 
     fn evaluate_on_this_thread(
@@ -706,6 +722,34 @@ fn prefetch_depth() -> usize {
     }
 }
 
+/// Samples read per step of [`warm_ahead`]'s chore: about 12 KiB for a Fashion-MNIST image, a
+/// few microseconds, so a fork that arrives meanwhile waits little for the worker.
+const WARM_SAMPLES_PER_STEP: usize = 4;
+
+/// A chore reading, in epoch order, the samples from position `from` up to position `until`
+/// (which the training loop advances) of an epoch's `order`, so that gathering the next batch
+/// copies from cache.
+/// With a full pool the batch is gathered on the critical path: 48–90 µs per W1 step from
+/// memory, ~4× less from cache (measured copying 128 random Fashion-MNIST rows).
+fn warm_ahead<D: Dataset + ?Sized + 'static>(
+    dataset: Arc<D>,
+    order: Vec<usize>,
+    from: usize,
+    until: Arc<AtomicUsize>,
+) -> Chore {
+    let mut warmed = from;
+    Box::new(move || {
+        let end = until.load(Ordering::Relaxed).min(order.len());
+        if warmed >= end {
+            return false;
+        }
+        let stop = end.min(warmed + WARM_SAMPLES_PER_STEP);
+        dataset.warm(&order[warmed..stop]);
+        warmed = stop;
+        true
+    })
+}
+
 fn batch_weights(
     config: &FitConfig,
     labels: Option<&[usize]>,
@@ -732,5 +776,53 @@ fn batch_weights(
             Ok(Some(Tensor::from_vec(v, [n])?))
         }
         None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A dataset that records which samples it was asked to warm.
+    struct Recording(Mutex<Vec<usize>>);
+
+    impl Dataset for Recording {
+        fn len(&self) -> usize {
+            10
+        }
+        fn feature_shape(&self) -> Vec<usize> {
+            vec![1]
+        }
+        fn target_shape(&self) -> Vec<usize> {
+            vec![]
+        }
+        fn gather(&self, _: &[usize], x_out: &mut [f32], y_out: &mut [f32]) {
+            x_out.fill(0.0);
+            y_out.fill(0.0);
+        }
+        fn warm(&self, indices: &[usize]) {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.extend_from_slice(indices);
+            }
+        }
+    }
+
+    #[test]
+    fn warm_ahead_reads_the_order_from_its_start_up_to_the_mark_in_small_steps() {
+        let dataset = Arc::new(Recording(Mutex::new(Vec::new())));
+        let order = vec![9, 8, 7, 6, 5, 4, 3, 2, 1, 0];
+        let until = Arc::new(AtomicUsize::new(0));
+        let mut chore = warm_ahead(Arc::clone(&dataset), order, 2, Arc::clone(&until));
+        assert!(!chore(), "nothing is wanted yet");
+        until.store(9, Ordering::Relaxed);
+        assert!(chore());
+        assert_eq!(*dataset.0.lock().unwrap(), [7, 6, 5, 4]);
+        assert!(chore());
+        assert!(!chore(), "caught up with the mark");
+        assert_eq!(*dataset.0.lock().unwrap(), [7, 6, 5, 4, 3, 2, 1]);
+        until.store(usize::MAX, Ordering::Relaxed);
+        assert!(chore() && !chore(), "stops at the end of the order");
+        assert_eq!(*dataset.0.lock().unwrap(), [7, 6, 5, 4, 3, 2, 1, 0]);
     }
 }
