@@ -37,10 +37,10 @@ pub trait Dataset: Send + Sync {
     ///
     /// Callers pass indices below [`Dataset::len`] and buffers of exactly that size (the
     /// loader and [`gather_batch`] guarantee both). Every value of both buffers must be
-    /// written: their prior contents are unspecified (a batch reuses the storage of an earlier
-    /// one, unzeroed, since zeroing would double the copy). Each sample's values must depend only on
-    /// its index, not on which other indices are gathered with it: the loader splits large
-    /// batches between threads.
+    /// written: their prior contents are unspecified (a batch reuses the storage of an
+    /// earlier one, unzeroed, since zeroing would double the copy). Each sample's values must
+    /// depend only on its index, not on which other indices are gathered with it: the loader
+    /// splits large batches between threads.
     fn gather(&self, indices: &[usize], x_out: &mut [f32], y_out: &mut [f32]);
 
     /// Reads the samples `indices` ahead of a [`Dataset::gather`] of them, so that the gather
@@ -445,7 +445,10 @@ impl Dataset for TensorDataset {
         };
         let mut sum = 0.0f32;
         for &i in indices {
-            if let Some(sample) = i.checked_mul(row).and_then(|s| xs.get(s..s + row)) {
+            let range = i
+                .checked_mul(row)
+                .and_then(|s| Some(s..s.checked_add(row)?));
+            if let Some(sample) = range.and_then(|r| xs.get(r)) {
                 sum += sample.iter().step_by(LINE).sum::<f32>();
             }
         }
@@ -500,7 +503,8 @@ mod tests {
     #[test]
     fn warm_skips_indices_out_of_range() {
         let data = toy(4);
-        data.warm(&[3, 4, usize::MAX, 0]);
+        // 3 values per sample: the last two overflow the offset and its end.
+        data.warm(&[3, 4, usize::MAX, usize::MAX / 3, 0]);
         assert_eq!(Dataset::len(&data), 4);
     }
 
