@@ -38,7 +38,7 @@ pub trait Dataset: Send + Sync {
     /// Callers pass indices below [`Dataset::len`] and buffers of exactly that size (the
     /// loader and [`gather_batch`] guarantee both). Every value of both buffers must be
     /// written: their prior contents are unspecified (a batch reuses the storage of an
-    /// earlier one, unzeroed, since zeroing would double the copy). Each sample's values must
+    /// earlier one unzeroed, rather than writing it twice). Each sample's values must
     /// depend only on its index, not on which other indices are gathered with it: the loader
     /// splits large batches between threads.
     fn gather(&self, indices: &[usize], x_out: &mut [f32], y_out: &mut [f32]);

@@ -193,23 +193,21 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
 
     /// The batches of epoch `epoch` (stateless: the same epoch always gives the same batches).
     pub fn epoch(&self, epoch: u64) -> Batches<D> {
-        let order = self.epoch_indices(epoch);
+        let order: Arc<[usize]> = self.epoch_indices(epoch).into();
         let total = self.num_batches();
-        let sync = |order: Vec<usize>| Inner::Sync {
+        let sync = || Inner::Sync {
             dataset: Arc::clone(&self.dataset),
-            order,
             batch_size: self.batch_size,
             pos: 0,
         };
         let inner = if self.prefetch == 0 || total == 0 {
-            sync(order)
+            sync()
         } else {
             let (tx, rx) = sync_channel::<Result<Batch>>(self.prefetch);
             let dataset = Arc::clone(&self.dataset);
             let batch_size = self.batch_size;
             // The order is shared with the worker; a failed spawn falls back to the
             // synchronous mode with the same order.
-            let order = Arc::new(order);
             let worker_order = Arc::clone(&order);
             let spawned = std::thread::Builder::new()
                 .name("nn-data-loader".into())
@@ -225,11 +223,12 @@ impl<D: Dataset + ?Sized + 'static> DataLoader<D> {
                     rx: Some(rx),
                     handle: Some(handle),
                 },
-                Err(_) => sync(Arc::unwrap_or_clone(order)),
+                Err(_) => sync(),
             }
         };
         Batches {
             inner,
+            order,
             remaining: total,
             total,
         }
@@ -266,7 +265,6 @@ fn assemble<D: Dataset + ?Sized>(dataset: &D, indices: &[usize]) -> Result<Batch
 enum Inner<D: ?Sized> {
     Sync {
         dataset: Arc<D>,
-        order: Vec<usize>,
         batch_size: usize,
         pos: usize,
     },
@@ -283,11 +281,18 @@ enum Inner<D: ?Sized> {
 /// Dropping the iterator early stops the worker thread.
 pub struct Batches<D: Dataset + ?Sized + 'static = dyn Dataset> {
     inner: Inner<D>,
+    order: Arc<[usize]>,
     remaining: usize,
     total: usize,
 }
 
 impl<D: Dataset + ?Sized + 'static> Batches<D> {
+    /// The order in which this epoch visits the samples (its batches are consecutive runs of
+    /// it), shared rather than copied.
+    pub fn order(&self) -> Arc<[usize]> {
+        Arc::clone(&self.order)
+    }
+
     /// Stops the worker (if any) and waits for it; returns its panic message if it panicked.
     fn stop_worker(&mut self) -> Option<String> {
         if let Inner::Worker { rx, handle } = &mut self.inner {
@@ -319,14 +324,13 @@ impl<D: Dataset + ?Sized + 'static> Iterator for Batches<D> {
         let item = match &mut self.inner {
             Inner::Sync {
                 dataset,
-                order,
                 batch_size,
                 pos,
             } => {
                 let start = *pos;
-                let end = (start + *batch_size).min(order.len());
+                let end = (start + *batch_size).min(self.order.len());
                 *pos = end;
-                assemble(&**dataset, &order[start..end])
+                assemble(&**dataset, &self.order[start..end])
             }
             Inner::Worker { rx, .. } => match rx.as_ref().map(|r| r.recv()) {
                 Some(Ok(item)) => item,

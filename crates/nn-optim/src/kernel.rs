@@ -5,12 +5,18 @@
 //! applied inside the same loop; the loop is compiled once per combination of them, so the
 //! common cases carry no per-element branches and vectorize.
 
-use nn_tensor::parallel::ELEMENTWISE_PAR_MIN;
+use nn_tensor::parallel::run_per_thread;
 use nn_tensor::Float;
 use rayon::prelude::*;
 
 /// Elements per parallel task. Fixed: results are identical whatever the thread count.
 pub(crate) const CHUNK: usize = 1 << 14;
+
+/// Elements from which an update runs in parallel: two chunks, below the element-wise kernels'
+/// threshold, so that each core updates the half of a weight matrix its depth half of the
+/// product reads (W1's 256×128 `W2`: its Adam update took 12 µs on one thread, 147 µs serial
+/// inside a 2-thread step with the host slow, 20 µs split).
+const PAR_MIN: usize = 2 * CHUNK;
 
 /// Per-tensor gradient and weight preprocessing: the gradient is scaled (norm clipping) and
 /// clipped by value, the weight decayed (`w − w·wd·lr`).
@@ -140,21 +146,12 @@ pub(crate) fn sign<T: Float>(x: T) -> T {
 /// `f(x)` for every element, in place.
 pub(crate) fn map_inplace<T: Float>(x: &mut [T], f: impl Fn(T) -> T + Sync + Send) {
     let run = |x: &mut [T]| x.iter_mut().for_each(|v| *v = f(*v));
-    if x.len() < ELEMENTWISE_PAR_MIN {
+    if x.len() < PAR_MIN {
         run(x);
     } else {
-        x.par_chunks_mut(CHUNK).for_each(run);
+        let min_len = run_per_thread(x.len().div_ceil(CHUNK));
+        x.par_chunks_mut(CHUNK).with_min_len(min_len).for_each(run);
     }
-}
-
-/// Chunks per parallel piece of an update over `len` elements: one contiguous piece per
-/// thread, the first on the calling thread. So each core updates the same part of a weight
-/// matrix every step, the part its half of the next product reads (the packed GEMM gives each
-/// thread one `K` half of a weight matrix, the first to the caller): with rayon's stealing, the
-/// pieces moved between cores from step to step and the product then read lines the other
-/// core had just written.
-fn per_thread(len: usize) -> usize {
-    (len.div_ceil(CHUNK) / rayon::current_num_threads().max(1)).max(1)
 }
 
 /// Defines `$name(pre, w, g, slots..., f)`: for every element, the weight is decayed and the
@@ -196,14 +193,10 @@ macro_rules! fused_loop {
                     f(&mut w[i], gi $(, &mut $s[i])*);
                 }
             };
-            // From two chunks on, unlike the element-wise kernels' threshold: each core then
-            // updates the half of a weight matrix its depth half of the product reads (W1's
-            // 256×128 `W2`: its Adam update took 12 µs on one thread, 147 µs serial inside a
-            // 2-thread step with the host slow, 20 µs split).
-            if w.len() < 2 * CHUNK {
+            if w.len() < PAR_MIN {
                 run(w, g $(, $s)*);
             } else {
-                let min_len = per_thread(w.len());
+                let min_len = run_per_thread(w.len().div_ceil(CHUNK));
                 let chunks = w.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK));
                 $(let chunks = chunks.zip($s.par_chunks_mut(CHUNK));)*
                 chunks

@@ -21,6 +21,15 @@ pub fn threads() -> usize {
     rayon::current_num_threads()
 }
 
+/// The `with_min_len` that hands `items` parallel tasks out as one contiguous run per thread
+/// of the current pool, the first on the calling thread, instead of letting rayon steal them
+/// one by one. A training step repeats the same loops every step; kept in place, each core
+/// touches the same part of a weight matrix or gradient each time, the part the neighbouring
+/// kernels give it too (the packed GEMM's depth halves, the first to the caller).
+pub fn run_per_thread(items: usize) -> usize {
+    (items / threads().max(1)).max(1)
+}
+
 /// How long a caller outside the pool polls for the pool's half of a [`join`] before
 /// sleeping until it is done.
 const JOIN_POLL_LIMIT: std::time::Duration = std::time::Duration::from_millis(1);

@@ -72,12 +72,10 @@ const PACK_GROUP: usize = 8;
 /// second pass over the 64 KiB `C`, 88–113 µs against 85–102 (3 runs, noisy host).
 const HALVED_DEPTH_MIN: usize = 128;
 
-/// Most row pieces a product inside the pool hands out as one contiguous run per thread, the
-/// first on the caller, instead of letting rayon steal them one by one. A training step's
-/// products each see the same pieces every step; run in place, each core computes the same
-/// rows of a weight gradient every step, the rows the optimizer's static split has it update
-/// next (W1's `dW1`, 784 rows in 6 pieces). More pieces than this are a large product, left to
-/// rayon's balancing.
+/// Most row pieces a product inside the pool hands out as one contiguous run per thread
+/// ([`parallel::run_per_thread`]): each core then computes the same rows of a weight gradient
+/// every step, the rows the optimizer's split has it update next (W1's `dW1`, 784 rows in 6
+/// pieces). More pieces than this are a large product, left to rayon's balancing.
 const STATIC_PIECES_MAX: usize = 8;
 
 thread_local! {
@@ -283,7 +281,7 @@ fn shared_b(
     let nc = n.min(NC).min((B_PACK_MAX / k / NR).max(1) * NR);
     let mut b_pack = take_buf(&B_PACK, nc.div_ceil(NR) * NR * k);
     let per_thread = if rayon::current_thread_index().is_some() && pieces <= STATIC_PIECES_MAX {
-        (pieces / parallel::threads()).max(1)
+        parallel::run_per_thread(pieces)
     } else {
         1
     };
